@@ -1,0 +1,174 @@
+"""The parameters of a Gaussian mixture, as plain numpy arrays, validated once.
+
+A :class:`Mixture` is what emviz uses for a known truth, an explicit initialisation and every recorded
+iteration. Covariances are always full ``(K, D, D)`` matrices here, whatever the fitter's covariance
+type, so that renderers see one shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from emviz.errors import InputError
+
+__all__ = ["Mixture", "WEIGHT_SUM_TOLERANCE"]
+
+#: Weights whose sum is off 1 by at most this much are renormalised (a user writing three 0.33s
+#: means thirds); a larger error is a mistake and is reported.
+WEIGHT_SUM_TOLERANCE = 0.01
+
+
+def _as_float_array(value, name: str, ndim: int) -> np.ndarray:
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name}: must be numbers ({exc})") from None
+    if arr.ndim != ndim:
+        raise InputError(f"{name}: must be a {ndim}-D array, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{name}: contains NaN or Inf")
+    return arr
+
+
+def check_spd(covariances: np.ndarray, name: str = "covariances") -> None:
+    """Raise :class:`InputError` unless every matrix in ``covariances`` (K, D, D) is symmetric positive definite."""
+    for k, cov in enumerate(covariances):
+        scale = max(float(np.max(np.abs(cov))), np.finfo(np.float64).tiny)
+        if not np.allclose(cov, cov.T, rtol=0.0, atol=1e-10 * scale):
+            raise InputError(f"{name}[{k}]: is not symmetric")
+        try:
+            np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError:
+            raise InputError(f"{name}[{k}]: is not positive definite") from None
+
+
+@dataclass(frozen=True, eq=False)
+class Mixture:
+    """Weights, means and full covariances of a K-component mixture in D dimensions.
+
+    Parameters
+    ----------
+    weights : array of shape (K,)
+        Non-negative, summing to 1 (sums within 0.01 of 1 are renormalised).
+    means : array of shape (K, D)
+    covariances : array of shape (K, D, D)
+        Symmetric positive definite.
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+
+    def __post_init__(self):
+        weights = _as_float_array(self.weights, "weights", 1)
+        means = _as_float_array(self.means, "means", 2)
+        covs = _as_float_array(self.covariances, "covariances", 3)
+        k, d = means.shape
+        if k < 1 or d < 1:
+            raise InputError(f"means: must have at least one component and one feature, got shape {means.shape}")
+        if weights.shape != (k,):
+            raise InputError(f"weights: expected shape ({k},) to match means {means.shape}, got {weights.shape}")
+        if covs.shape != (k, d, d):
+            raise InputError(
+                f"covariances: expected shape ({k}, {d}, {d}) to match means {means.shape}, got {covs.shape}"
+            )
+        if np.any(weights < 0):
+            raise InputError(f"weights: must be non-negative, got {weights.tolist()}")
+        total = float(weights.sum())
+        if abs(total - 1.0) > WEIGHT_SUM_TOLERANCE:
+            raise InputError(f"weights: must sum to 1 (within {WEIGHT_SUM_TOLERANCE}), they sum to {total:.6g}")
+        check_spd(covs)
+        for name, arr in (("weights", weights / total), ("means", means), ("covariances", covs)):
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+
+    @classmethod
+    def from_stds(cls, weights, means, stds) -> "Mixture":
+        """Build a mixture with diagonal covariances from standard deviations.
+
+        ``stds`` is (K,) for isotropic components or (K, D) per feature.
+        """
+        means = _as_float_array(means, "means", 2)
+        stds = np.array(stds, dtype=np.float64)
+        if stds.ndim == 1:
+            stds = np.repeat(stds[:, None], means.shape[1], axis=1)
+        if stds.shape != means.shape:
+            raise InputError(f"stds: expected shape ({means.shape[0]},) or {means.shape}, got {stds.shape}")
+        if not np.all(np.isfinite(stds)) or np.any(stds <= 0):
+            raise InputError(f"stds: must be positive and finite, got {stds.tolist()}")
+        covs = np.einsum("kd,de->kde", stds**2, np.eye(means.shape[1]))
+        return cls(weights=weights, means=means, covariances=covs)
+
+    @property
+    def n_components(self) -> int:
+        return self.means.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.means.shape[1]
+
+    @property
+    def stds(self) -> np.ndarray:
+        """Per-feature standard deviations, array of shape (K, D)."""
+        return np.sqrt(np.diagonal(self.covariances, axis1=1, axis2=2))
+
+    def component_log_pdf(self, X) -> np.ndarray:
+        """Weighted log-density ``log w_k + log N(x | mu_k, Sigma_k)``, array of shape (N, K)."""
+        X = np.asarray(X, dtype=np.float64)
+        chol = np.linalg.cholesky(self.covariances)  # (K, D, D)
+        diff = X[None, :, :] - self.means[:, None, :]  # (K, N, D)
+        z = np.linalg.solve(chol, np.swapaxes(diff, 1, 2))  # (K, D, N)
+        maha = np.sum(z**2, axis=1)  # (K, N)
+        log_det = 2.0 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
+        d = self.n_features
+        with np.errstate(divide="ignore"):
+            log_w = np.log(self.weights)
+        log_pdf = -0.5 * (d * np.log(2 * np.pi) + log_det[:, None] + maha) + log_w[:, None]
+        return log_pdf.T
+
+    def log_pdf(self, X) -> np.ndarray:
+        """Mixture log-density at each point, array of shape (N,)."""
+        from scipy.special import logsumexp
+
+        return logsumexp(self.component_log_pdf(X), axis=1)
+
+    def sample(self, sizes, seed=0) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``sizes[k]`` points from component k, concatenated in component order.
+
+        Uses numpy's legacy ``RandomState`` stream, which numpy keeps frozen across versions, so the same
+        seed gives the same data everywhere (and reproduces data made with ``np.random.seed``).
+
+        Returns
+        -------
+        X : array of shape (sum(sizes), D)
+        labels : array of shape (sum(sizes),)
+        """
+        sizes = [int(s) for s in sizes]
+        if len(sizes) != self.n_components or any(s < 0 for s in sizes):
+            raise InputError(f"sizes: expected {self.n_components} non-negative counts, got {sizes}")
+        rng = np.random.RandomState(seed)
+        parts = []
+        for mean, cov, size in zip(self.means, self.covariances, sizes):
+            if np.count_nonzero(cov - np.diag(np.diagonal(cov))) == 0:
+                # Diagonal: draw like np.random.normal does, so 1D data matches the classic notebooks.
+                parts.append(rng.normal(loc=mean, scale=np.sqrt(np.diagonal(cov)), size=(size, self.n_features)))
+            else:
+                parts.append(rng.multivariate_normal(mean, cov, size=size))
+        X = np.concatenate(parts, axis=0) if parts else np.empty((0, self.n_features))
+        labels = np.repeat(np.arange(self.n_components), sizes)
+        return X, labels
+
+    def to_dict(self) -> dict:
+        return {"weights": self.weights.tolist(), "means": self.means.tolist(), "covariances": self.covariances.tolist()}
+
+    def __eq__(self, other):
+        if not isinstance(other, Mixture):
+            return NotImplemented
+        return all(
+            np.array_equal(getattr(self, f), getattr(other, f)) for f in ("weights", "means", "covariances")
+        )
+
+    def __repr__(self):
+        return f"Mixture(K={self.n_components}, D={self.n_features}, weights={np.round(self.weights, 4).tolist()})"

@@ -1,0 +1,106 @@
+"""The panel protocol: one panel draws one view of a trace into one Axes.
+
+A panel is a dataclass whose fields are its options, registered by name in :data:`PANELS`. The scene
+calls ``setup(ax, trace, colors)`` once (draw everything static, create the animated artists) and then
+``update(t)`` per frame (change the animated artists' data, return them). Panels never create figures,
+call pyplot or touch rcParams.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from emviz.errors import InputError, did_you_mean
+from emviz.registry import Registry
+
+__all__ = ["Panel", "PANELS", "make_panel"]
+
+PANELS = Registry("panel")
+
+
+class Panel:
+    """Base class of the panels. Subclasses are dataclasses and set the class attributes below."""
+
+    #: Data dimensions the panel can draw (``None``: any).
+    dims: ClassVar[tuple[int, ...] | None] = None
+    #: ``"3d"`` for panels that need a 3D Axes, else ``None``.
+    projection: ClassVar[str | None] = None
+    #: False when the panel's static parts change per frame (3D camera, moving landscape): no blitting.
+    blittable: ClassVar[bool] = True
+    #: Short description for ``python -m emviz panels``.
+    summary: ClassVar[str] = ""
+
+    def check(self, trace_or_dims) -> None:
+        """Raise :class:`InputError` if the panel cannot draw data of this dimension (an int or a Trace)."""
+        d = trace_or_dims if isinstance(trace_or_dims, int) else trace_or_dims.n_features
+        if self.dims is not None and d not in self.dims:
+            raise InputError(
+                f"panel {self.name!r} draws data of dimension {', '.join(map(str, self.dims))}; the data has D={d}"
+            )
+
+    @property
+    def name(self) -> str:
+        return getattr(type(self), "panel_name", type(self).__name__)
+
+    def setup(self, ax, trace, colors) -> list:
+        """Draw the static parts, create the animated artists; return the animated artists."""
+        raise NotImplementedError
+
+    def update(self, t: int) -> list:
+        """Show iteration ``t``; return the artists that changed."""
+        raise NotImplementedError
+
+
+def register_panel(name: str):
+    """Class decorator: make ``cls`` a dataclass (if not yet) and register it under ``name``."""
+
+    def deco(cls):
+        if not dataclasses.is_dataclass(cls):
+            cls = dataclasses.dataclass(cls)
+        cls.panel_name = name
+        return PANELS.register(name)(cls)
+
+    return deco
+
+
+def panel_options(cls) -> dict[str, object]:
+    """Option name -> default value of a panel class (``dataclasses.MISSING`` for required ones)."""
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.name.startswith("_") or not f.init:
+            continue
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+        else:
+            out[f.name] = dataclasses.MISSING
+    return out
+
+
+def make_panel(spec) -> Panel:
+    """Build a panel from ``"name"`` or ``{"name": {option: value}}``; unknown options are errors."""
+    if isinstance(spec, Panel):
+        return spec
+    if isinstance(spec, str):
+        name, options = spec, {}
+    elif isinstance(spec, dict) and len(spec) == 1:
+        (name, options), = spec.items()
+        options = options or {}
+        if not isinstance(options, dict):
+            raise InputError(f"panel {name!r}: options must be a mapping, got {type(options).__name__}")
+    else:
+        raise InputError(f"a panel is a name or {{name: {{options}}}}, got {spec!r}")
+    cls = PANELS.get(name)
+    known = panel_options(cls)
+    for key in options:
+        if key not in known:
+            raise InputError(
+                f"panel {name!r}: unknown option {key!r}{did_you_mean(key, known)}; "
+                f"options are {', '.join(known) or '(none)'}"
+            )
+    try:
+        return cls(**options)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"panel {name!r}: {exc}") from None
