@@ -1,0 +1,436 @@
+"""A step-wise EM fitter for Gaussian mixtures in PyTorch, scikit-learn compatible in its iterates.
+
+``GaussianMixture`` is a thin stateful layer over the pure functions of :mod:`emviz.em.kernels`: it owns
+the data on the device, the current parameters and the convergence test. One :meth:`~GaussianMixture.step`
+is one E-step (log-space, log-sum-exp) and one M-step, and never synchronises with the host; the flags
+that need the host (convergence, failures) are read only when asked for.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from emviz.em import kernels as K
+from emviz.em.init import initial_responsibilities
+from emviz.errors import InputError, did_you_mean
+from emviz.mixture import Mixture
+
+__all__ = ["GaussianMixture", "StepResult", "FitError", "resolve_device", "resolve_dtype"]
+
+#: A component whose responsibilities sum to less than this many points is treated as empty and keeps
+#: its previous mean and covariance (its weight still follows the data). Far below one point, so it
+#: only triggers where scikit-learn would divide ~0 by ~0.
+EMPTY_COMPONENT_MASS = 1e-8
+
+#: The moments path builds an (N, 1 + D + Q) feature array; past this width the direct path is cheaper.
+MAX_MOMENT_FEATURES = 64
+
+_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+_ALGORITHMS = ("em", "hard")
+
+
+class FitError(InputError):
+    """EM cannot go on with these data and settings (a covariance stopped being positive definite)."""
+
+
+class StepResult(NamedTuple):
+    """What one E-step saw: the parameters it used, their log-likelihood, the log-responsibilities.
+
+    All tensors stay on the fitter's device. ``log_resp`` is a work buffer that the next step
+    overwrites: copy what you need before stepping again.
+    """
+
+    weights: torch.Tensor  # (K,)
+    means: torch.Tensor  # (K, D)
+    covariances: torch.Tensor  # (K, D, D), full
+    log_likelihood: torch.Tensor  # scalar: total over the N points (nats)
+    log_resp: torch.Tensor  # (N, K)
+    empty: torch.Tensor  # (K,) bool: components that were empty in this step's M-step
+
+
+def resolve_device(device) -> torch.device:
+    """``"auto"`` -> cuda when available, else cpu; a cuda device that does not exist is an InputError."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"device: {device!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"device: {device!r} asked for, but this machine has no CUDA device; use cpu or auto")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InputError(f"device: {device!r} does not exist; this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type != "cpu":
+        raise InputError(f"device: {device!r} is not supported; use auto, cpu, cuda or cuda:N")
+    return dev
+
+
+def resolve_dtype(dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype) and dtype in _DTYPES.values():
+        return dtype
+    try:
+        return _DTYPES[str(dtype)]
+    except KeyError:
+        raise InputError(f"dtype: must be float64 or float32, got {dtype!r}") from None
+
+
+def check_data(X, n_components: int | None = None) -> np.ndarray:
+    """Return X as a float64 (N, D) array, or raise InputError saying what is wrong with it."""
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    try:
+        X = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"X: must be numeric ({exc})") from None
+    if X.ndim != 2:
+        raise InputError(f"X: must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.shape[1] < 1:
+        raise InputError(f"X: has no features (shape {X.shape})")
+    bad = ~np.isfinite(X)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise InputError(f"X: contains {int(bad.sum())} NaN/Inf value(s), the first at row {row}, column {col}")
+    if n_components is not None and X.shape[0] < n_components:
+        raise InputError(f"X: has {X.shape[0]} points, fewer than n_components={n_components}")
+    return X
+
+
+def structured_covariances(covariances: np.ndarray, kind: str) -> np.ndarray:
+    """Convert full (K, D, D) covariances to ``kind``'s shape, checking they have its structure."""
+    k, d, _ = covariances.shape
+    scale = float(np.max(np.abs(covariances)))
+    atol = 1e-9 * scale
+    off = covariances * (1 - np.eye(d))
+    if kind in ("diag", "spherical") and np.any(np.abs(off) > atol):
+        comp = int(np.argmax(np.abs(off).reshape(k, -1).max(1)))
+        raise InputError(f"init covariances: covariance_type {kind!r} needs diagonal matrices; component {comp} is not diagonal")
+    diag = np.diagonal(covariances, axis1=1, axis2=2)
+    if kind == "full":
+        return covariances.copy()
+    if kind == "diag":
+        return diag.copy()
+    if kind == "spherical":
+        if np.any(np.abs(diag - diag[:, :1]) > atol):
+            raise InputError("init covariances: covariance_type 'spherical' needs c * I matrices (equal diagonal)")
+        return diag[:, 0].copy()
+    if np.any(np.abs(covariances - covariances[:1]) > atol):
+        raise InputError("init covariances: covariance_type 'tied' needs the same matrix for every component")
+    return covariances[0].copy()
+
+
+class GaussianMixture:
+    """Gaussian mixture fitted by EM one step at a time, on the GPU when there is one.
+
+    Parameters
+    ----------
+    n_components : int
+    covariance_type : {"full", "tied", "diag", "spherical"}
+    init : Mixture or {"kmeans++", "kmeans", "random", "random_from_data"}
+        An explicit start (covariances (K, D, D) with the covariance type's structure) or the name of a
+        scikit-learn initialisation.
+    reg_covar : float
+        Added to the diagonal of every covariance estimate.
+    tol : float
+        Convergence when the change of the mean per-sample log-likelihood between two steps is below
+        ``tol``; ``tol=0`` runs exactly ``max_iter`` steps.
+    max_iter : int
+    dtype : {"float64", "float32"}
+    device : "auto", "cpu", "cuda" or "cuda:N"
+    seed : int
+        Seeds this fitter's own ``torch.Generator``; the global RNG is never used.
+    algorithm : {"em", "hard"}
+        ``"hard"`` is classification EM: each point is assigned wholly to its most probable component.
+    kernel : {"auto", "moments", "direct"}
+        How steps are evaluated (see :mod:`emviz.em.kernels`); ``auto`` takes ``moments`` in float64.
+    """
+
+    def __init__(self, n_components=1, covariance_type="full", init="kmeans++", reg_covar=1e-6, tol=1e-3,
+                 max_iter=100, dtype="float64", device="auto", seed=0, algorithm="em", kernel="auto"):
+        if not isinstance(n_components, (int, np.integer)) or isinstance(n_components, bool) or n_components < 1:
+            raise InputError(f"n_components: must be an integer >= 1, got {n_components!r}")
+        if covariance_type not in K.COVARIANCE_TYPES:
+            raise InputError(
+                f"covariance_type: unknown {covariance_type!r}{did_you_mean(covariance_type, K.COVARIANCE_TYPES)}; "
+                f"choose from {', '.join(K.COVARIANCE_TYPES)}"
+            )
+        if algorithm not in _ALGORITHMS:
+            raise InputError(f"algorithm: must be one of {', '.join(_ALGORITHMS)}, got {algorithm!r}")
+        if kernel not in ("auto", "moments", "direct"):
+            raise InputError(f"kernel: must be auto, moments or direct, got {kernel!r}")
+        for name, value, low in (("reg_covar", reg_covar, 0.0), ("tol", tol, 0.0)):
+            if not np.isfinite(value) or value < low:
+                raise InputError(f"{name}: must be a finite number >= {low}, got {value!r}")
+        if not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
+            raise InputError(f"max_iter: must be an integer >= 0, got {max_iter!r}")
+        if not isinstance(init, (Mixture, str)):
+            raise InputError(f"init: must be a Mixture or the name of an initialisation, got {type(init).__name__}")
+        if isinstance(init, Mixture) and init.n_components != n_components:
+            raise InputError(f"init: has {init.n_components} components, n_components is {n_components}")
+        self.n_components = int(n_components)
+        self.covariance_type = covariance_type
+        self.init = init
+        self.reg_covar = float(reg_covar)
+        self.tol = float(tol)
+        self.max_iter = int(max_iter)
+        self.dtype = resolve_dtype(dtype)
+        self.device = resolve_device(device)
+        self.seed = seed
+        self.algorithm = algorithm
+        self.kernel = kernel
+        self._kern = K.COVARIANCE_TYPES[covariance_type]
+        self._initialized = False
+
+    # ------------------------------------------------------------------ set-up
+    def initialize(self, X) -> "GaussianMixture":
+        """Move X to the device and set the starting parameters. Resets the step counter."""
+        Xn = check_data(X, self.n_components)
+        d = Xn.shape[1]
+        if isinstance(self.init, Mixture) and self.init.n_features != d:
+            raise InputError(f"init: means have {self.init.n_features} feature(s), X has {d}")
+        self._n, self._d = Xn.shape
+        # Centring keeps the moments path's cancellation error small; every parameter is shift-equivariant.
+        self._center = torch.as_tensor(Xn.mean(0), dtype=self.dtype, device=self.device)
+        self._X = torch.as_tensor(Xn, dtype=self.dtype, device=self.device) - self._center
+        self._use_moments = self._choose_moments(d)
+        self._phi = K.moment_features(self._X, self.covariance_type) if self._use_moments else None
+        self._wlp = torch.empty(self._n, self.n_components, dtype=self.dtype, device=self.device)
+        self._resp = torch.empty_like(self._wlp)
+        self._gen = torch.Generator().manual_seed(int(self.seed))
+        self._set_initial_parameters()
+        self.n_iter_ = 0
+        self._lower_bounds = []  # device scalars of mean log-likelihood, one per step
+        self._failed = torch.zeros((), dtype=torch.bool, device=self.device)
+        self._empty_counts = torch.zeros(self.n_components, dtype=torch.long, device=self.device)
+        self._initialized = True
+        return self
+
+    def _choose_moments(self, d: int) -> bool:
+        width = 1 + d + self._kern.n_moments(d)
+        if self.kernel == "auto":
+            return self.dtype == torch.float64 and width <= MAX_MOMENT_FEATURES
+        return self.kernel == "moments"
+
+    def _set_initial_parameters(self) -> None:
+        if isinstance(self.init, Mixture):
+            tensor = lambda a: torch.tensor(np.array(a), dtype=self.dtype, device=self.device)
+            self._weights = tensor(self.init.weights)
+            self._means = tensor(self.init.means) - self._center
+            self._cov = tensor(structured_covariances(self.init.covariances, self.covariance_type))
+        else:
+            resp = initial_responsibilities(self.init, self._X, self.n_components, self._gen)
+            _, self._weights, self._means, self._cov = K.estimate_from_resp(
+                self._X, resp, self.reg_covar, self.covariance_type
+            )
+        self._prec_chol, failed = self._kern.precision_cholesky(self._cov)
+        if bool(failed.any()):
+            raise FitError("init: the initial covariances are not positive definite; increase reg_covar")
+
+    def _require_init(self):
+        if not self._initialized:
+            raise RuntimeError("call initialize(X) or fit(X) first")
+
+    # ------------------------------------------------------------------ the step protocol
+    def _e_step(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-responsibilities (into the work buffer) and the total log-likelihood, without a sync."""
+        if self._use_moments:
+            wlp = K.weighted_log_prob_moments(
+                self._phi, self._weights, self._means, self._prec_chol, self.covariance_type, out=self._wlp
+            )
+        else:
+            wlp = self._wlp
+            wlp.copy_(K.weighted_log_prob_direct(self._X, self._weights, self._means, self._prec_chol, self.covariance_type))
+        log_norm = torch.logsumexp(wlp, dim=1)
+        wlp.sub_(log_norm[:, None])
+        return wlp, log_norm.sum()
+
+    def _m_step(self, log_resp: torch.Tensor) -> torch.Tensor:
+        """Update the parameters from the log-responsibilities; returns the (K,) empty-component mask."""
+        if self.algorithm == "hard":
+            resp = self._resp.zero_()
+            resp.scatter_(1, log_resp.argmax(1, keepdim=True), 1.0)
+        else:
+            resp = torch.exp(log_resp, out=self._resp)
+        if self._use_moments:
+            stats = self._phi.T @ resp
+            nk_raw, weights, means, cov = K.estimate_from_moments(stats, self._d, self.reg_covar, self.covariance_type)
+        else:
+            nk_raw, weights, means, cov = K.estimate_from_resp(self._X, resp, self.reg_covar, self.covariance_type)
+        empty = nk_raw < EMPTY_COMPONENT_MASS
+        # An empty component keeps its mean and covariance instead of 0/0; tied shares one matrix.
+        means = torch.where(empty[:, None], self._means, means)
+        if self.covariance_type != "tied":
+            cov = torch.where(empty.reshape(-1, *([1] * (cov.ndim - 1))), self._cov, cov)
+        prec_chol, failed = self._kern.precision_cholesky(cov)
+        self._failed |= failed.any()
+        self._weights, self._means, self._cov, self._prec_chol = weights, means, cov, prec_chol
+        self._empty_counts += empty
+        return empty
+
+    def step(self) -> StepResult:
+        """One EM iteration: E-step on the current parameters, then M-step. No host synchronisation."""
+        self._require_init()
+        params = (self._weights, self._means + self._center, self._full_covariances())
+        log_resp, ll = self._e_step()
+        self._lower_bounds.append(ll / self._n)
+        empty = self._m_step(log_resp)
+        self.n_iter_ += 1
+        return StepResult(*params, ll, log_resp, empty)
+
+    def evaluate(self) -> StepResult:
+        """E-step only: the current parameters, their log-likelihood and log-responsibilities."""
+        self._require_init()
+        log_resp, ll = self._e_step()
+        no_empty = torch.zeros(self.n_components, dtype=torch.bool, device=self.device)
+        return StepResult(self._weights, self._means + self._center, self._full_covariances(), ll, log_resp, no_empty)
+
+    @property
+    def converged(self) -> bool:
+        """Whether the last step's change of the mean log-likelihood was below ``tol`` (reads the device).
+
+        Also raises :class:`FitError` if a covariance stopped being positive definite or the
+        log-likelihood is not finite.
+        """
+        self._require_init()
+        if len(self._lower_bounds) == 0:
+            return False
+        if self.tol <= 0:
+            # abs(change) < 0 never holds: no need to read the device every step.
+            return False
+        last = self._lower_bounds[-1]
+        prev = self._lower_bounds[-2] if len(self._lower_bounds) > 1 else None
+        values = torch.stack([last, prev if prev is not None else last, self._failed.to(last.dtype)]).tolist()
+        self._raise_if_failed(values[0], values[2])
+        return prev is not None and abs(values[0] - values[1]) < self.tol
+
+    def check(self) -> None:
+        """Raise :class:`FitError` if the fit has gone wrong so far (one host read)."""
+        self._require_init()
+        last = self._lower_bounds[-1] if self._lower_bounds else torch.zeros((), dtype=self.dtype, device=self.device)
+        value, failed = torch.stack([last, self._failed.to(last.dtype)]).tolist()
+        self._raise_if_failed(value, failed)
+
+    def _raise_if_failed(self, mean_ll: float, failed: float) -> None:
+        hint = "increase reg_covar" + (" or use dtype float64" if self.dtype == torch.float32 else "")
+        if failed:
+            raise FitError(
+                f"EM failed by iteration {self.n_iter_}: a covariance is no longer positive definite; {hint}"
+            )
+        if not np.isfinite(mean_ll):
+            raise FitError(f"EM failed by iteration {self.n_iter_}: the log-likelihood is not finite; {hint}")
+
+    def _full_covariances(self) -> torch.Tensor:
+        return self._kern.to_full(self._cov, self.n_components, self._d)
+
+    # ------------------------------------------------------------------ scikit-learn-like API
+    def fit(self, X) -> "GaussianMixture":
+        """Initialise and run EM until convergence or ``max_iter`` steps, like scikit-learn's ``fit``.
+
+        ``lower_bound_`` is the mean log-likelihood of the parameters before the last M-step, as in
+        scikit-learn.
+        """
+        self.initialize(X)
+        self.converged_ = False
+        for _ in range(self.max_iter):
+            self.step()
+            if self.converged:
+                self.converged_ = True
+                break
+        self.check()
+        if not self.converged_ and self.tol > 0 and self.max_iter > 0:
+            warnings.warn(
+                f"EM did not converge in {self.max_iter} iterations (tol={self.tol}); increase max_iter or tol",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.lower_bound_ = float(self._lower_bounds[-1]) if self._lower_bounds else -np.inf
+        return self
+
+    @property
+    def weights_(self) -> np.ndarray:
+        self._require_init()
+        return self._weights.cpu().numpy()
+
+    @property
+    def means_(self) -> np.ndarray:
+        self._require_init()
+        return (self._means + self._center).cpu().numpy()
+
+    @property
+    def covariances_(self) -> np.ndarray:
+        """Covariances in the shape of the covariance type, as scikit-learn's ``covariances_``."""
+        self._require_init()
+        return self._cov.cpu().numpy()
+
+    @property
+    def precisions_cholesky_(self) -> np.ndarray:
+        self._require_init()
+        return self._prec_chol.cpu().numpy()
+
+    @property
+    def mixture_(self) -> Mixture:
+        """The current parameters as a :class:`Mixture` (full covariances)."""
+        self._require_init()
+        return Mixture(self.weights_, self.means_, self._full_covariances().cpu().numpy())
+
+    @property
+    def events_(self) -> list[dict]:
+        """Components that were empty in some M-step and kept their parameters: [{component, steps}]."""
+        counts = self._empty_counts.cpu().tolist()
+        return [{"event": "empty_component", "component": k, "steps": c} for k, c in enumerate(counts) if c]
+
+    def _weighted_log_prob(self, X) -> torch.Tensor:
+        self._require_init()
+        Xn = check_data(X)
+        if Xn.shape[1] != self._d:
+            raise InputError(f"X: has {Xn.shape[1]} feature(s), the model was fitted on {self._d}")
+        Xt = torch.as_tensor(Xn, dtype=self.dtype, device=self.device) - self._center
+        return K.weighted_log_prob_direct(Xt, self._weights, self._means, self._prec_chol, self.covariance_type)
+
+    def score_samples(self, X) -> np.ndarray:
+        """Log-density of the mixture at each point, array of shape (N,)."""
+        return torch.logsumexp(self._weighted_log_prob(X), 1).cpu().numpy()
+
+    def score(self, X) -> float:
+        """Mean log-likelihood per point."""
+        return float(self.score_samples(X).mean())
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Responsibilities, array of shape (N, K)."""
+        wlp = self._weighted_log_prob(X)
+        return torch.exp(wlp - torch.logsumexp(wlp, 1, keepdim=True)).cpu().numpy()
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable component of each point, array of shape (N,)."""
+        return self._weighted_log_prob(X).argmax(1).cpu().numpy()
+
+    def sample(self, n_samples: int = 1, seed=None) -> tuple[np.ndarray, np.ndarray]:
+        """Draw points from the fitted mixture; returns (X (n, D), labels (n,))."""
+        if n_samples < 1:
+            raise InputError(f"n_samples: must be >= 1, got {n_samples}")
+        mixture = self.mixture_
+        rng = np.random.RandomState(self.seed if seed is None else seed)
+        sizes = rng.multinomial(n_samples, mixture.weights)
+        return mixture.sample(sizes, seed=rng.randint(2**31 - 1))
+
+    def _n_parameters(self) -> int:
+        k, d = self.n_components, self._d
+        return self._kern.n_cov_params(k, d) + k * d + k - 1
+
+    def bic(self, X) -> float:
+        """Bayesian information criterion on X (lower is better)."""
+        n = check_data(X).shape[0]
+        return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
+
+    def aic(self, X) -> float:
+        """Akaike information criterion on X (lower is better)."""
+        n = check_data(X).shape[0]
+        return -2 * self.score(X) * n + 2 * self._n_parameters()
+
+    def __repr__(self):
+        return (f"GaussianMixture(n_components={self.n_components}, covariance_type={self.covariance_type!r}, "
+                f"algorithm={self.algorithm!r}, dtype={str(self.dtype).removeprefix('torch.')}, device={self.device})")

@@ -1,0 +1,213 @@
+"""Record every EM iteration of a fitter into a :class:`~emviz.trace.Trace`.
+
+The recorder wraps any object with the step protocol (``initialize(X)``, ``step() -> StepResult``,
+``evaluate() -> StepResult``, ``converged``, ``max_iter``): emviz's own :class:`~emviz.em.GaussianMixture`
+or :class:`~emviz.em.sklearn_adapter.SklearnStepper`. Values are written into preallocated buffers on
+the fitter's device and copied to the host in bulk at the end, so recording adds no host
+synchronisation to the loop beyond the fitter's own convergence test.
+"""
+
+from __future__ import annotations
+
+import platform
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from emviz.errors import InputError
+from emviz.mixture import Mixture
+from emviz.trace import Trace
+
+__all__ = ["Recorder"]
+
+
+class _Buffers:
+    """Device buffers for t = 0..T of every recorded quantity."""
+
+    def __init__(self, n_steps: int, k: int, d: int, m: int, dtype, device):
+        new = lambda *shape: torch.empty(*shape, dtype=dtype, device=device)
+        self.weights = new(n_steps, k)
+        self.means = new(n_steps, k, d)
+        self.covariances = new(n_steps, k, d, d)
+        self.log_likelihood = new(n_steps)
+        self.resp = new(n_steps, m, k)
+        self.empty = torch.zeros(n_steps, k, dtype=torch.bool, device=device)
+
+    def record(self, t: int, result, resp_rows: torch.Tensor) -> None:
+        self.weights[t].copy_(result.weights)
+        self.means[t].copy_(result.means)
+        self.covariances[t].copy_(result.covariances)
+        self.log_likelihood[t].copy_(result.log_likelihood)
+        torch.exp(result.log_resp.index_select(0, resp_rows), out=self.resp[t])
+        self.empty[t].copy_(result.empty)
+
+    def to_host(self, n: int) -> dict[str, np.ndarray]:
+        """The first ``n`` rows of every buffer as float64 numpy arrays (one bulk copy each)."""
+        out = {name: getattr(self, name)[:n].to("cpu", torch.float64).numpy()
+               for name in ("weights", "means", "covariances", "log_likelihood", "resp")}
+        out["empty"] = self.empty[:n].cpu().numpy()
+        return out
+
+
+class Recorder:
+    """Run a fitter step by step and record t = 0..T into a Trace.
+
+    Parameters
+    ----------
+    fitter : object with the step protocol
+    resp_points : int
+        Responsibilities are recorded for this many points, sampled once (seeded) from the shown data.
+    show_points : int
+        At most this many data points are kept in the trace (a seeded sample when N is larger).
+    progress : bool
+        Show a tqdm bar with the log-likelihood.
+    seed : int
+        Seeds the choice of shown and recorded points.
+    checkpoint_seconds : float
+        With ``save_path``, the trace so far is written at most this often during the fit, so an
+        interrupted run can still be rendered up to its last completed iteration.
+    """
+
+    def __init__(self, fitter, resp_points: int = 2000, show_points: int = 20000, progress: bool = True,
+                 seed: int = 0, checkpoint_seconds: float = 10.0):
+        for name, value in (("resp_points", resp_points), ("show_points", show_points)):
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise InputError(f"{name}: must be an integer >= 1, got {value!r}")
+        self.fitter = fitter
+        self.resp_points = int(resp_points)
+        self.show_points = int(show_points)
+        self.progress = progress
+        self.seed = seed
+        self.checkpoint_seconds = checkpoint_seconds
+
+    def _sample_points(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the shown points (into X) and of the recorded ones (into the shown points)."""
+        rng = np.random.default_rng(self.seed)
+        show = np.arange(n) if n <= self.show_points else np.sort(rng.choice(n, self.show_points, replace=False))
+        s = len(show)
+        resp = np.arange(s) if s <= self.resp_points else np.sort(rng.choice(s, self.resp_points, replace=False))
+        return show, resp
+
+    def run(self, X, truth: Mixture | None = None, labels=None, meta: dict | None = None,
+            save_path=None) -> Trace:
+        """Fit X step by step and return the trace of iterations 0..T.
+
+        Parameters
+        ----------
+        X : array of shape (N, D)
+        truth : Mixture, optional
+            The mixture the data came from, kept in the trace for the renderers.
+        labels : int array of shape (N,), optional
+        meta : dict, optional
+            Extra JSON-serialisable metadata (e.g. the config).
+        save_path : path, optional
+            Write the trace here when done, and checkpoints during the fit; on an interrupt (Ctrl-C or
+            an exception) the iterations completed so far are written before the error propagates.
+        """
+        fitter = self.fitter
+        started = time.perf_counter()
+        fitter.initialize(X)
+        X = np.asarray(X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else X, dtype=np.float64)
+        n, d = X.shape
+        show, resp_idx = self._sample_points(n)
+        device = getattr(fitter, "device", torch.device("cpu"))
+        rows = torch.as_tensor(show[resp_idx], device=device)
+        k = fitter.n_components
+        buffers = _Buffers(fitter.max_iter + 1, k, d, len(resp_idx), getattr(fitter, "dtype", torch.float64), device)
+        context = dict(X=X[show], resp_index=resp_idx, labels=None if labels is None else np.asarray(labels)[show],
+                       truth=truth, meta_base={**(meta or {}), "n_samples": n, "show_index_seed": self.seed})
+        recorded = 0  # iterations whose parameters and log-likelihood are in the buffers
+        last_save = time.perf_counter()
+        bar = tqdm(total=fitter.max_iter, desc="EM", unit="it", disable=not self.progress, leave=False)
+        try:
+            converged = False
+            for t in range(fitter.max_iter):
+                buffers.record(t, fitter.step(), rows)
+                recorded = t + 1
+                bar.update(1)
+                if fitter.converged:
+                    converged = True
+                    break
+                if save_path is not None and time.perf_counter() - last_save > self.checkpoint_seconds:
+                    self._save(save_path, buffers, recorded, context, fitter, started, converged=False, partial=True)
+                    last_save = time.perf_counter()
+                if self.progress and t % 50 == 49:
+                    bar.set_postfix_str(f"log-lik {float(buffers.log_likelihood[t]):.2f}", refresh=False)
+            buffers.record(recorded, fitter.evaluate(), rows)
+            check = getattr(fitter, "check", None)
+            if check is not None:
+                check()
+            recorded += 1
+            bar.set_postfix_str(f"log-lik {float(buffers.log_likelihood[recorded - 1]):.2f}")
+        except BaseException:
+            if save_path is not None and recorded > 0:
+                self._save(save_path, buffers, recorded, context, fitter, started, converged=False, partial=True)
+            raise
+        finally:
+            bar.close()
+        trace = self._make_trace(buffers, recorded, context, fitter, started, converged)
+        if save_path is not None:
+            trace.save(save_path)
+        return trace
+
+    def _make_trace(self, buffers, n_rows, context, fitter, started, converged, partial=False) -> Trace:
+        host = buffers.to_host(n_rows)
+        if partial:
+            # The last recorded iteration's parameters are trusted only if they are finite.
+            finite = np.isfinite(host["log_likelihood"]) & np.all(np.isfinite(host["means"]), axis=(1, 2))
+            n_rows = int(np.argmin(finite)) if not finite.all() else n_rows
+            host = {key: value[:n_rows] for key, value in host.items()}
+        self._check_finite(host)
+        events = [{"event": "empty_component", "iteration": int(t + 1), "component": int(c)}
+                  for t, c in zip(*np.nonzero(host["empty"][: max(n_rows - 1, 0)]))]
+        meta = {
+            **context["meta_base"],
+            "n_iter": n_rows - 1,
+            "converged": bool(converged),
+            "partial": bool(partial),
+            "events": events,
+            "fitter": repr(fitter),
+            "device": str(getattr(fitter, "device", "cpu")),
+            "dtype": str(getattr(fitter, "dtype", "float64")).removeprefix("torch."),
+            "seconds": round(time.perf_counter() - started, 6),
+            "versions": {"emviz": _version(), "torch": torch.__version__, "numpy": np.__version__,
+                         "python": platform.python_version()},
+        }
+        return Trace(
+            weights=host["weights"], means=host["means"], covariances=host["covariances"],
+            log_likelihood=host["log_likelihood"], resp_index=context["resp_index"], resp=host["resp"],
+            X=context["X"], labels=context["labels"], truth=context["truth"], meta=meta,
+        )
+
+    @staticmethod
+    def _check_finite(host: dict) -> None:
+        for name in ("weights", "means", "covariances", "log_likelihood", "resp"):
+            if not np.all(np.isfinite(host[name])):
+                raise InputError(f"EM produced non-finite {name}; increase reg_covar or use dtype float64")
+
+    def _save(self, path, buffers, n_rows, context, fitter, started, converged, partial) -> None:
+        # A checkpoint must not be lost to a second Ctrl-C while it is being written.
+        previous = signal.getsignal(signal.SIGINT)
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread
+            previous = None
+        try:
+            trace = self._make_trace(buffers, n_rows, context, fitter, started, converged, partial=partial)
+            if trace.n_iter >= 0:
+                trace.save(Path(path))
+        except InputError:
+            pass  # nothing finite to save
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+
+
+def _version() -> str:
+    from emviz import __version__
+
+    return __version__
