@@ -42,7 +42,7 @@ class _Buffers:
         self.means[t].copy_(result.means)
         self.covariances[t].copy_(result.covariances)
         self.log_likelihood[t].copy_(result.log_likelihood)
-        torch.exp(result.log_resp.index_select(0, resp_rows), out=self.resp[t])
+        torch.exp(result.log_resp.index_select(1, resp_rows).T, out=self.resp[t])
         self.empty[t].copy_(result.empty)
 
     def to_host(self, n: int) -> dict[str, np.ndarray]:

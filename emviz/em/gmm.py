@@ -48,7 +48,7 @@ class StepResult(NamedTuple):
     means: torch.Tensor  # (K, D)
     covariances: torch.Tensor  # (K, D, D), full
     log_likelihood: torch.Tensor  # scalar: total over the N points (nats)
-    log_resp: torch.Tensor  # (N, K)
+    log_resp: torch.Tensor  # (K, N): component-major
     empty: torch.Tensor  # (K,) bool: components that were empty in this step's M-step
 
 
@@ -198,12 +198,13 @@ class GaussianMixture:
         self._X = torch.as_tensor(Xn, dtype=self.dtype, device=self.device) - self._center
         self._use_moments = self._choose_moments(d)
         self._phi = K.moment_features(self._X, self.covariance_type) if self._use_moments else None
-        self._wlp = torch.empty(self._n, self.n_components, dtype=self.dtype, device=self.device)
+        # Component-major (K, N) work buffers, reused by every step.
+        self._wlp = torch.empty(self.n_components, self._n, dtype=self.dtype, device=self.device)
         self._resp = torch.empty_like(self._wlp)
         self._gen = torch.Generator().manual_seed(int(self.seed))
         self._set_initial_parameters()
         self.n_iter_ = 0
-        self._lower_bounds = []  # device scalars of mean log-likelihood, one per step
+        self._lower_bounds = []  # device scalars: total log-likelihood seen by each step's E-step
         self._failed = torch.zeros((), dtype=torch.bool, device=self.device)
         self._empty_counts = torch.zeros(self.n_components, dtype=torch.long, device=self.device)
         self._initialized = True
@@ -222,11 +223,11 @@ class GaussianMixture:
             self._means = tensor(self.init.means) - self._center
             self._cov = tensor(structured_covariances(self.init.covariances, self.covariance_type))
         else:
-            resp = initial_responsibilities(self.init, self._X, self.n_components, self._gen)
+            resp = initial_responsibilities(self.init, self._X, self.n_components, self._gen).T.contiguous()
             _, self._weights, self._means, self._cov = K.estimate_from_resp(
                 self._X, resp, self.reg_covar, self.covariance_type
             )
-        self._prec_chol, failed = self._kern.precision_cholesky(self._cov)
+        self._factor, failed = self._kern.factor(self._cov)
         if bool(failed.any()):
             raise FitError("init: the initial covariances are not positive definite; increase reg_covar")
 
@@ -235,28 +236,35 @@ class GaussianMixture:
             raise RuntimeError("call initialize(X) or fit(X) first")
 
     # ------------------------------------------------------------------ the step protocol
-    def _e_step(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log-responsibilities (into the work buffer) and the total log-likelihood, without a sync."""
+    def _e_step(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Log-responsibilities and responsibilities (K, N) in the work buffers, and the total
+        log-likelihood, without a host sync.
+
+        The log-sum-exp is written out so that its ``exp`` pass also yields the responsibilities the
+        M-step needs (``torch.logsumexp`` would compute it once more, plus an inf check).
+        """
         if self._use_moments:
             wlp = K.weighted_log_prob_moments(
-                self._phi, self._weights, self._means, self._prec_chol, self.covariance_type, out=self._wlp
+                self._phi, self._weights, self._means, self._factor, self.covariance_type, out=self._wlp
             )
         else:
             wlp = self._wlp
-            wlp.copy_(K.weighted_log_prob_direct(self._X, self._weights, self._means, self._prec_chol, self.covariance_type))
-        log_norm = torch.logsumexp(wlp, dim=1)
-        wlp.sub_(log_norm[:, None])
-        return wlp, log_norm.sum()
+            wlp.copy_(K.weighted_log_prob_direct(self._X, self._weights, self._means, self._factor, self.covariance_type))
+        peak = wlp.amax(0)
+        wlp.sub_(peak)
+        resp = torch.exp(wlp, out=self._resp)
+        total = resp.sum(0)
+        log_total = torch.log(total)
+        wlp.sub_(log_total)
+        resp.div_(total)
+        return wlp, resp, peak.sum() + log_total.sum()
 
-    def _m_step(self, log_resp: torch.Tensor) -> torch.Tensor:
-        """Update the parameters from the log-responsibilities; returns the (K,) empty-component mask."""
+    def _m_step(self, log_resp: torch.Tensor, resp: torch.Tensor) -> torch.Tensor:
+        """Update the parameters from the responsibilities (K, N); returns the (K,) empty-component mask."""
         if self.algorithm == "hard":
-            resp = self._resp.zero_()
-            resp.scatter_(1, log_resp.argmax(1, keepdim=True), 1.0)
-        else:
-            resp = torch.exp(log_resp, out=self._resp)
+            resp = torch.zeros_like(resp).scatter_(0, log_resp.argmax(0, keepdim=True), 1.0)
         if self._use_moments:
-            stats = self._phi.T @ resp
+            stats = self._phi @ resp.T
             nk_raw, weights, means, cov = K.estimate_from_moments(stats, self._d, self.reg_covar, self.covariance_type)
         else:
             nk_raw, weights, means, cov = K.estimate_from_resp(self._X, resp, self.reg_covar, self.covariance_type)
@@ -265,9 +273,9 @@ class GaussianMixture:
         means = torch.where(empty[:, None], self._means, means)
         if self.covariance_type != "tied":
             cov = torch.where(empty.reshape(-1, *([1] * (cov.ndim - 1))), self._cov, cov)
-        prec_chol, failed = self._kern.precision_cholesky(cov)
+        factor, failed = self._kern.factor(cov)
         self._failed |= failed.any()
-        self._weights, self._means, self._cov, self._prec_chol = weights, means, cov, prec_chol
+        self._weights, self._means, self._cov, self._factor = weights, means, cov, factor
         self._empty_counts += empty
         return empty
 
@@ -275,16 +283,16 @@ class GaussianMixture:
         """One EM iteration: E-step on the current parameters, then M-step. No host synchronisation."""
         self._require_init()
         params = (self._weights, self._means + self._center, self._full_covariances())
-        log_resp, ll = self._e_step()
-        self._lower_bounds.append(ll / self._n)
-        empty = self._m_step(log_resp)
+        log_resp, resp, ll = self._e_step()
+        self._lower_bounds.append(ll)
+        empty = self._m_step(log_resp, resp)
         self.n_iter_ += 1
         return StepResult(*params, ll, log_resp, empty)
 
     def evaluate(self) -> StepResult:
         """E-step only: the current parameters, their log-likelihood and log-responsibilities."""
         self._require_init()
-        log_resp, ll = self._e_step()
+        log_resp, _, ll = self._e_step()
         no_empty = torch.zeros(self.n_components, dtype=torch.bool, device=self.device)
         return StepResult(self._weights, self._means + self._center, self._full_covariances(), ll, log_resp, no_empty)
 
@@ -305,7 +313,8 @@ class GaussianMixture:
         prev = self._lower_bounds[-2] if len(self._lower_bounds) > 1 else None
         values = torch.stack([last, prev if prev is not None else last, self._failed.to(last.dtype)]).tolist()
         self._raise_if_failed(values[0], values[2])
-        return prev is not None and abs(values[0] - values[1]) < self.tol
+        # scikit-learn compares the change of the mean (per-point) log-likelihood with tol.
+        return prev is not None and abs(values[0] - values[1]) / self._n < self.tol
 
     def check(self) -> None:
         """Raise :class:`FitError` if the fit has gone wrong so far (one host read)."""
@@ -347,7 +356,7 @@ class GaussianMixture:
                 UserWarning,
                 stacklevel=2,
             )
-        self.lower_bound_ = float(self._lower_bounds[-1]) if self._lower_bounds else -np.inf
+        self.lower_bound_ = float(self._lower_bounds[-1]) / self._n if self._lower_bounds else -np.inf
         return self
 
     @property
@@ -366,10 +375,6 @@ class GaussianMixture:
         self._require_init()
         return self._cov.cpu().numpy()
 
-    @property
-    def precisions_cholesky_(self) -> np.ndarray:
-        self._require_init()
-        return self._prec_chol.cpu().numpy()
 
     @property
     def mixture_(self) -> Mixture:
@@ -389,7 +394,7 @@ class GaussianMixture:
         if Xn.shape[1] != self._d:
             raise InputError(f"X: has {Xn.shape[1]} feature(s), the model was fitted on {self._d}")
         Xt = torch.as_tensor(Xn, dtype=self.dtype, device=self.device) - self._center
-        return K.weighted_log_prob_direct(Xt, self._weights, self._means, self._prec_chol, self.covariance_type)
+        return K.weighted_log_prob_direct(Xt, self._weights, self._means, self._factor, self.covariance_type).T
 
     def score_samples(self, X) -> np.ndarray:
         """Log-density of the mixture at each point, array of shape (N,)."""

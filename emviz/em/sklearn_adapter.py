@@ -80,7 +80,8 @@ class SklearnStepper:
 
         wlp = Mixture(*self._params).component_log_pdf(self._X)
         norm = logsumexp(wlp, axis=1)
-        return torch.from_numpy(wlp - norm[:, None]), torch.tensor(float(norm.sum()), dtype=torch.float64)
+        log_resp = np.ascontiguousarray((wlp - norm[:, None]).T)  # (K, N), as emviz's StepResult
+        return torch.from_numpy(log_resp), torch.tensor(float(norm.sum()), dtype=torch.float64)
 
     def _result(self, log_resp, ll) -> StepResult:
         w, m, c = (torch.from_numpy(np.array(a, dtype=np.float64)) for a in self._params)
