@@ -1,0 +1,431 @@
+"""The data a mixture is fitted to: sampled from a known mixture, read from a CSV/NPY file, or bundled.
+
+:func:`load_data` turns a data spec (the ``data:`` section of a config, as a mapping) into a
+:class:`Dataset`. Every problem with the spec or the file is an :class:`~emviz.errors.InputError` that
+names the file and, where it applies, the line and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.resources
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emviz.errors import InputError, did_you_mean
+from emviz.mixture import Mixture
+
+__all__ = [
+    "Dataset", "load_data", "data_shape", "mixture_from_spec", "sample_mixture", "load_file", "load_bundled",
+    "standardize", "split_counts", "BUNDLED", "FILE_SUFFIXES",
+]
+
+#: Bundled datasets: name -> (CSV file in ``emviz.datasets``, feature columns, label column or None).
+BUNDLED = {
+    "old_faithful": ("old_faithful.csv", ("eruptions", "waiting"), None),
+    "iris": ("iris.csv", ("sepal_length", "sepal_width", "petal_length", "petal_width"), "species"),
+}
+
+#: File types :func:`load_data` reads.
+FILE_SUFFIXES = (".csv", ".npy")
+
+_SOURCES = ("mixture", "file", "dataset")
+_SPEC_KEYS = (*_SOURCES, "columns", "standardize", "seed")
+_MIXTURE_KEYS = ("means", "stds", "covariances", "sizes", "n_samples", "weights")
+
+
+def _spec_error(key: str, message: str) -> InputError:
+    """An error about the spec itself; ``key`` (e.g. ``"columns"``) lets the config point at its line."""
+    exc = InputError(message)
+    exc.key = key
+    return exc
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Points to fit, with what is known about where they came from.
+
+    Parameters
+    ----------
+    X : array of shape (N, D)
+        float64, read-only.
+    labels : int array of shape (N,), optional
+        Known class of each point (the generating component, or a species code).
+    truth : Mixture, optional
+        The mixture the points were drawn from, in the same coordinates as ``X``.
+    name : str
+        Short description, e.g. ``"iris"`` or the file name.
+    columns : tuple of str
+        One name per feature.
+    """
+
+    X: np.ndarray
+    labels: np.ndarray | None = None
+    truth: Mixture | None = None
+    name: str = "data"
+    columns: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        X = np.array(self.X, dtype=np.float64)
+        if X.ndim != 2:
+            raise InputError(f"{self.name}: X must have shape (N, D), got {X.shape}")
+        X.setflags(write=False)
+        object.__setattr__(self, "X", X)
+        if self.labels is not None:
+            labels = np.array(self.labels, dtype=np.int64)
+            if labels.shape != (len(X),):
+                raise InputError(f"{self.name}: labels have shape {labels.shape}, expected ({len(X)},)")
+            labels.setflags(write=False)
+            object.__setattr__(self, "labels", labels)
+        columns = tuple(str(c) for c in self.columns) or tuple(f"x{j}" for j in range(X.shape[1]))
+        if len(columns) != X.shape[1]:
+            raise InputError(f"{self.name}: {len(columns)} column names for {X.shape[1]} columns")
+        object.__setattr__(self, "columns", columns)
+        if self.truth is not None and self.truth.n_features != X.shape[1]:
+            raise InputError(f"{self.name}: truth has D={self.truth.n_features}, the data D={X.shape[1]}")
+
+    @property
+    def n_samples(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    def __repr__(self):
+        return f"Dataset({self.name!r}, N={self.n_samples}, D={self.n_features}, columns={list(self.columns)})"
+
+
+# ---------------------------------------------------------------------------------------------- entry
+def load_data(spec, base_dir=".") -> Dataset:
+    """Build the :class:`Dataset` a data spec describes.
+
+    Parameters
+    ----------
+    spec : mapping or pydantic model
+        Exactly one of ``mixture`` (``means`` (K, D); ``stds`` (K,) or (K, D), or ``covariances``
+        (K, D, D); ``sizes`` (K,), or ``n_samples`` with optional ``weights``), ``file`` (a ``.csv`` or
+        ``.npy`` path) or ``dataset`` (``"old_faithful"`` or ``"iris"``); optional ``columns`` (names or
+        0-based indices, for files and datasets), ``standardize`` (z-scores) and ``seed`` (for sampling).
+    base_dir : path-like
+        Directory that a relative ``file`` is resolved against (the config file's directory).
+
+    Returns
+    -------
+    Dataset
+    """
+    spec = _as_mapping(spec)
+    source = _check_spec(spec)
+    columns = spec.get("columns")
+    if source == "mixture":
+        dataset = sample_mixture(spec["mixture"], seed=spec.get("seed", 0))
+    elif source == "file":
+        dataset = load_file(Path(base_dir) / str(spec["file"]), columns)
+    else:
+        dataset = load_bundled(spec["dataset"], columns)
+    if spec.get("standardize", False):
+        dataset = standardize(dataset)
+    return dataset
+
+
+def _as_mapping(spec) -> dict:
+    if hasattr(spec, "model_dump"):
+        spec = spec.model_dump(exclude_none=True)
+    if not isinstance(spec, dict):
+        raise InputError(f"data: must be a mapping, got {type(spec).__name__}")
+    return {k: v for k, v in spec.items() if v is not None}
+
+
+def _check_spec(spec: dict) -> str:
+    for key in spec:
+        if key not in _SPEC_KEYS:
+            raise _spec_error(key, f"data: unknown key {key!r}{did_you_mean(key, _SPEC_KEYS)}")
+    given = [s for s in _SOURCES if s in spec]
+    if len(given) != 1:
+        raise InputError(f"data: give exactly one of mixture, file, dataset (got {', '.join(given) or 'none'})")
+    if given[0] == "mixture" and "columns" in spec:
+        raise _spec_error("columns", "data.columns: only applies to a file or a dataset, not a mixture")
+    return given[0]
+
+
+def data_shape(spec, base_dir=".") -> tuple[int, int]:
+    """(N, D) of the data a spec describes, without sampling a mixture (files and datasets are loaded)."""
+    spec = _as_mapping(spec)
+    if _check_spec(spec) == "mixture":
+        mixture = _as_mapping(spec["mixture"])
+        truth = mixture_from_spec(mixture)
+        n = sum(_sizes(mixture["sizes"], truth.n_components)) if "sizes" in mixture else mixture["n_samples"]
+        return int(n), truth.n_features
+    return load_data({**spec, "standardize": False}, base_dir).X.shape
+
+
+# ---------------------------------------------------------------------------------------------- mixture
+def mixture_from_spec(spec) -> Mixture:
+    """The generating mixture of a ``mixture:`` spec (weights from sizes, or the given weights)."""
+    spec = _as_mapping(spec)
+    for key in spec:
+        if key not in _MIXTURE_KEYS:
+            raise _spec_error("mixture", f"data.mixture: unknown key {key!r}{did_you_mean(key, _MIXTURE_KEYS)}")
+    if "means" not in spec:
+        raise _spec_error("mixture", "data.mixture: missing required key 'means'")
+    if ("stds" in spec) == ("covariances" in spec):
+        raise _spec_error("mixture", "data.mixture: give exactly one of stds, covariances")
+    if ("sizes" in spec) == ("n_samples" in spec):
+        raise _spec_error("mixture", "data.mixture: give exactly one of sizes, n_samples (with weights)")
+    if "weights" in spec and "sizes" in spec:
+        raise _spec_error("mixture", "data.mixture: weights go with n_samples; with sizes the weights are sizes / sum(sizes)")
+    k = len(spec["means"]) if isinstance(spec["means"], (list, tuple, np.ndarray)) else 0
+    if "sizes" in spec:
+        sizes = _sizes(spec["sizes"], k)
+        weights = sizes / sizes.sum()
+    else:
+        weights = spec.get("weights", [1.0 / max(k, 1)] * k)
+    try:
+        if "stds" in spec:
+            return Mixture.from_stds(weights, spec["means"], spec["stds"])
+        return Mixture(weights, spec["means"], spec["covariances"])
+    except InputError as exc:
+        # Mixture's messages start with the offending field ("stds: ...", "covariances[1]: ...").
+        field = str(exc).split(":", 1)[0]
+        raise _spec_error(f"mixture.{field}", f"data.mixture.{exc}") from None
+
+
+def _sizes(sizes, k: int) -> np.ndarray:
+    arr = np.asarray(sizes)
+    if arr.ndim != 1 or arr.dtype.kind not in "iu" or len(arr) != k or np.any(arr < 0):
+        raise _spec_error("mixture.sizes", f"data.mixture.sizes: expected {k} non-negative integers (one per mean), got {sizes!r}")
+    if arr.sum() == 0:
+        raise _spec_error("mixture.sizes", "data.mixture.sizes: at least one size must be positive")
+    return arr.astype(np.int64)
+
+
+def split_counts(n_samples: int, weights) -> np.ndarray:
+    """Split ``n_samples`` into per-component counts proportional to ``weights`` (largest remainder).
+
+    Deterministic, and the counts always sum to ``n_samples``.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    exact = n_samples * weights / weights.sum()
+    counts = np.floor(exact).astype(np.int64)
+    short = n_samples - int(counts.sum())
+    # Ties go to the lower index (stable sort), so the split never depends on float noise ordering.
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[:short]] += 1
+    return counts
+
+
+def sample_mixture(spec, seed: int = 0) -> Dataset:
+    """Sample a ``mixture:`` spec with :meth:`Mixture.sample` (numpy's legacy stream, seeded).
+
+    Points come in component order; ``labels`` is the generating component and ``truth`` the mixture.
+    """
+    spec = _as_mapping(spec)
+    truth = mixture_from_spec(spec)
+    if "sizes" in spec:
+        sizes = _sizes(spec["sizes"], truth.n_components)
+    else:
+        n = spec["n_samples"]
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise _spec_error("mixture.n_samples", f"data.mixture.n_samples: must be an integer >= 1 (got {n!r})")
+        sizes = split_counts(int(n), truth.weights)
+    X, labels = truth.sample(sizes, seed=seed)
+    columns = ("x",) if truth.n_features == 1 else tuple(f"x{j + 1}" for j in range(truth.n_features))
+    return Dataset(X=X, labels=labels, truth=truth, name="mixture", columns=columns)
+
+
+# ---------------------------------------------------------------------------------------------- files
+def load_file(path, columns=None) -> Dataset:
+    """Read a ``.csv`` (header row of names, or none) or ``.npy`` (numeric, 1-D or 2-D) file.
+
+    Parameters
+    ----------
+    path : path-like
+    columns : list of str or int, optional
+        Columns to keep, by header name or 0-based index; all columns when omitted.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in FILE_SUFFIXES:
+        raise _spec_error("file", f"{path}: unsupported file type {path.suffix or '(none)'!r}; use .csv or .npy")
+    if not path.exists():
+        raise _spec_error("file", f"{path}: file not found")
+    if not path.is_file():
+        raise _spec_error("file", f"{path}: is not a file")
+    if path.suffix.lower() == ".npy":
+        X, names = _read_npy(path, columns)
+    else:
+        X, names = _read_csv(path, columns)
+    return Dataset(X=X, name=path.name, columns=names)
+
+
+def _read_npy(path: Path, columns) -> tuple[np.ndarray, tuple[str, ...]]:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+            raise InputError(f"{path}: holds Python objects (dtype object); save a numeric array") from None
+        raise InputError(f"{path}: not a readable .npy file ({exc})") from None
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{path}: not a readable .npy file ({exc})") from None
+    if not isinstance(arr, np.ndarray):
+        raise InputError(f"{path}: holds several arrays; save one array with np.save")
+    if arr.dtype.names is not None or arr.dtype.kind not in "biuf":
+        raise InputError(f"{path}: must hold numbers, got dtype {arr.dtype}")
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise InputError(f"{path}: must be a 1-D or 2-D array (N, D), got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InputError(f"{path}: is empty (shape {arr.shape})")
+    names = tuple(f"x{j}" for j in range(arr.shape[1]))
+    idx = _column_indices(path, columns, n_fields=arr.shape[1], header=None)
+    X = arr[:, idx].astype(np.float64)
+    bad = np.argwhere(~np.isfinite(X))
+    if len(bad):
+        i, j = bad[0]
+        raise InputError(f"{path}: element [{i}, {idx[j]}] is {X[i, j]}; values must be finite")
+    return X, tuple(names[j] for j in idx)
+
+
+def _column_indices(path: Path, columns, n_fields: int, header) -> list[int]:
+    """0-based indices of the selected columns (all when ``columns`` is None)."""
+    if columns is None:
+        return list(range(n_fields))
+    if isinstance(columns, (str, int)) or not columns:
+        raise _spec_error("columns", f"data.columns: must be a non-empty list of names or indices, got {columns!r}")
+    out = []
+    for c in columns:
+        if isinstance(c, bool) or not isinstance(c, (str, int, np.integer)):
+            raise _spec_error("columns", f"data.columns: {c!r} is neither a column name nor an index")
+        if isinstance(c, str):
+            if header is None:
+                raise _spec_error("columns", f"data.columns: {path} has no header row, so select columns by index, not {c!r}")
+            if header.count(c) != 1:
+                why = "appears twice in" if c in header else "is not a column of"
+                raise _spec_error(
+                    "columns", f"data.columns: {c!r} {why} {path}{did_you_mean(c, header)}; columns are {', '.join(header)}"
+                )
+            c = header.index(c)
+        elif not 0 <= c < n_fields:
+            raise _spec_error("columns", f"data.columns: index {c} is out of range; {path} has {n_fields} columns (0..{n_fields - 1})")
+        if int(c) in out:
+            raise _spec_error("columns", f"data.columns: column {columns[len(out)]!r} is selected twice")
+        out.append(int(c))
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _first_row(path: Path) -> tuple[int, list[str] | None]:
+    """(line number, fields) of the first non-blank line, or (0, None) for an empty file."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            for row in reader:
+                if any(field.strip() for field in row):
+                    return reader.line_num, [field.strip() for field in row]
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: is not a UTF-8 text file") from None
+    return 0, None
+
+
+def _read_csv(path: Path, columns) -> tuple[np.ndarray, tuple[str, ...]]:
+    line, first = _first_row(path)
+    if first is None:
+        raise InputError(f"{path}: file is empty")
+    numeric = [_is_number(f) for f in first]
+    if any(numeric) and not all(numeric):
+        j = numeric.index(False)
+        raise InputError(
+            f"{path}: line {line}, column {j + 1}: {first[j]!r} is not a number "
+            "(a header row must be all names, a data row all numbers)"
+        )
+    header = None if all(numeric) else first
+    skip = line if header is not None else line - 1
+    idx = _column_indices(path, columns, len(first), header)
+    names = tuple(header[j] for j in idx) if header is not None else tuple(f"x{j}" for j in idx)
+    try:
+        with warnings.catch_warnings():
+            # A header-only file is reported below, in words that name the problem.
+            warnings.filterwarnings("ignore", message="loadtxt: input contained no data")
+            X = np.loadtxt(path, delimiter=",", skiprows=skip, usecols=idx, ndmin=2, dtype=np.float64,
+                           comments=None, quotechar='"', encoding="utf-8-sig")
+    except ValueError as exc:
+        _diagnose_csv(path, skip, len(first), idx, header)
+        raise InputError(f"{path}: cannot be read as numbers ({exc})") from None
+    if X.shape[0] == 0:
+        raise InputError(f"{path}: has a header row but no data rows")
+    if not np.all(np.isfinite(X)):
+        _diagnose_csv(path, skip, len(first), idx, header)
+    return X, names
+
+
+def _diagnose_csv(path: Path, skip: int, n_fields: int, idx: list[int], header) -> None:
+    """Raise an error naming the first bad line and column (the slow path, used only after a failure)."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        for row in reader:
+            if reader.line_num <= skip or not any(f.strip() for f in row):
+                continue
+            line = reader.line_num
+            if len(row) < n_fields:
+                raise InputError(f"{path}: line {line}: has {len(row)} fields, expected {n_fields}")
+            for j in idx:
+                where = f"{path}: line {line}, column {j + 1}" + (f" ({header[j]!r})" if header else "")
+                text = row[j].strip()
+                if not text:
+                    raise InputError(f"{where}: empty cell; every value must be a number")
+                if not _is_number(text):
+                    raise InputError(f"{where}: {text!r} is not a number")
+                if not np.isfinite(float(text)):
+                    raise InputError(f"{where}: {text} is not allowed; values must be finite (remove or impute them)")
+
+
+# ---------------------------------------------------------------------------------------------- bundled
+def load_bundled(name: str, columns=None) -> Dataset:
+    """A bundled dataset: ``"old_faithful"`` (272 x 2) or ``"iris"`` (150 x 4, labels = species codes).
+
+    See ``emviz/datasets/PROVENANCE.md`` for sources and licences.
+    """
+    if name not in BUNDLED:
+        raise _spec_error(
+            "dataset", f"data.dataset: unknown dataset {name!r}{did_you_mean(name, BUNDLED)}; choose from {', '.join(BUNDLED)}"
+        )
+    filename, features, label_column = BUNDLED[name]
+    resource = importlib.resources.files("emviz.datasets").joinpath(filename)
+    with importlib.resources.as_file(resource) as path:
+        header = tuple(_first_row(path)[1])
+        idx = _column_indices(Path(name), columns, len(features), list(features))
+        picked = [features[j] for j in idx]
+        X, names = _read_csv(path, picked)
+        labels = None
+        if label_column is not None:
+            with open(path, newline="", encoding="utf-8-sig") as fh:
+                species = [row[header.index(label_column)] for row in csv.reader(fh)][1:]
+            codes = {s: i for i, s in enumerate(dict.fromkeys(species))}
+            labels = np.array([codes[s] for s in species], dtype=np.int64)
+    return Dataset(X=X, labels=labels, name=name, columns=names)
+
+
+# ---------------------------------------------------------------------------------------------- transforms
+def standardize(dataset: Dataset) -> Dataset:
+    """Z-scores per column (population std); the truth, when known, is mapped to the same coordinates."""
+    mean = dataset.X.mean(axis=0)
+    std = dataset.X.std(axis=0)
+    flat = np.flatnonzero(std == 0)
+    if len(flat):
+        raise InputError(f"{dataset.name}: column {dataset.columns[flat[0]]!r} is constant; cannot standardize it")
+    X = (dataset.X - mean) / std
+    truth = None
+    if dataset.truth is not None:
+        t = dataset.truth
+        truth = Mixture(t.weights, (t.means - mean) / std, t.covariances / np.outer(std, std))
+    return Dataset(X=X, labels=dataset.labels, truth=truth, name=dataset.name, columns=dataset.columns)
