@@ -29,6 +29,7 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -529,6 +530,14 @@ def _changed_box(a: np.ndarray, b: np.ndarray) -> tuple[int, int, int, int] | No
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
+def _caller_stacklevel() -> int:
+    """``stacklevel`` that points a warning at the first caller outside this module (finish or __exit__)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _gif_centiseconds(duration_ms: float) -> int:
     # Browsers replace delays under 20 ms by 100 ms, so 20 ms is the shortest delay that means what it says.
     return int(min(max(np.floor(duration_ms / 10.0 + 0.5), 2), 0xFFFF))
@@ -680,7 +689,7 @@ class GifWriter(FrameWriter):
                 "schedule, e.g. every k-th iteration after the first few), a smaller figure or lower dpi, "
                 "or a lower fps.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=_caller_stacklevel(),
             )
 
 

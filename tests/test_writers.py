@@ -185,9 +185,11 @@ def test_gif_copies_frames_so_a_reused_buffer_is_safe(tmp_path):
 
 
 def test_gif_warns_above_max_bytes(tmp_path):
-    with pytest.warns(UserWarning, match="fewer frames.*dpi.*fps"):
-        write(tmp_path / "big.gif", line_art(2), max_bytes=100)
+    with pytest.warns(UserWarning, match="fewer frames.*dpi.*fps") as record:
+        with open_writer(tmp_path / "big.gif", max_bytes=100) as w:
+            w.grab_frame(line_art(1)[0])
     assert (tmp_path / "big.gif").exists()
+    assert record[0].filename == __file__  # points at the caller's with-block, not at emviz
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         write(tmp_path / "ok.gif", line_art(2))
