@@ -92,6 +92,7 @@ class Recorder:
         resp = np.arange(s) if s <= self.resp_points else np.sort(rng.choice(s, self.resp_points, replace=False))
         return show, resp
 
+    @torch.inference_mode()
     def run(self, X, truth: Mixture | None = None, labels=None, meta: dict | None = None,
             save_path=None) -> Trace:
         """Fit X step by step and return the trace of iterations 0..T.

@@ -186,6 +186,7 @@ class GaussianMixture:
         self._initialized = False
 
     # ------------------------------------------------------------------ set-up
+    @torch.inference_mode()
     def initialize(self, X) -> "GaussianMixture":
         """Move X to the device and set the starting parameters. Resets the step counter."""
         Xn = check_data(X, self.n_components)
@@ -204,9 +205,10 @@ class GaussianMixture:
         self._gen = torch.Generator().manual_seed(int(self.seed))
         self._set_initial_parameters()
         self.n_iter_ = 0
-        self._lower_bounds = []  # device scalars: total log-likelihood seen by each step's E-step
-        self._failed = torch.zeros((), dtype=torch.bool, device=self.device)
-        self._empty_counts = torch.zeros(self.n_components, dtype=torch.long, device=self.device)
+        # Per-step device tensors, read only at sync points (appending costs no device op).
+        self._lower_bounds = []  # total log-likelihood seen by each step's E-step
+        self._failed = []  # (K,) bool: factorisation failures of each step's new covariances
+        self._empty = []  # (K,) bool: empty components of each step's M-step
         self._initialized = True
         return self
 
@@ -274,11 +276,12 @@ class GaussianMixture:
         if self.covariance_type != "tied":
             cov = torch.where(empty.reshape(-1, *([1] * (cov.ndim - 1))), self._cov, cov)
         factor, failed = self._kern.factor(cov)
-        self._failed |= failed.any()
+        self._failed.append(failed)
+        self._empty.append(empty)
         self._weights, self._means, self._cov, self._factor = weights, means, cov, factor
-        self._empty_counts += empty
         return empty
 
+    @torch.inference_mode()
     def step(self) -> StepResult:
         """One EM iteration: E-step on the current parameters, then M-step. No host synchronisation."""
         self._require_init()
@@ -289,6 +292,7 @@ class GaussianMixture:
         self.n_iter_ += 1
         return StepResult(*params, ll, log_resp, empty)
 
+    @torch.inference_mode()
     def evaluate(self) -> StepResult:
         """E-step only: the current parameters, their log-likelihood and log-responsibilities."""
         self._require_init()
@@ -311,7 +315,9 @@ class GaussianMixture:
             return False
         last = self._lower_bounds[-1]
         prev = self._lower_bounds[-2] if len(self._lower_bounds) > 1 else None
-        values = torch.stack([last, prev if prev is not None else last, self._failed.to(last.dtype)]).tolist()
+        # One host read per step: both log-likelihoods and the newest failure flag.
+        failed = self._failed[-1].any().to(last.dtype)
+        values = torch.stack([last, prev if prev is not None else last, failed]).tolist()
         self._raise_if_failed(values[0], values[2])
         # scikit-learn compares the change of the mean (per-point) log-likelihood with tol.
         return prev is not None and abs(values[0] - values[1]) / self._n < self.tol
@@ -319,8 +325,10 @@ class GaussianMixture:
     def check(self) -> None:
         """Raise :class:`FitError` if the fit has gone wrong so far (one host read)."""
         self._require_init()
-        last = self._lower_bounds[-1] if self._lower_bounds else torch.zeros((), dtype=self.dtype, device=self.device)
-        value, failed = torch.stack([last, self._failed.to(last.dtype)]).tolist()
+        if not self._lower_bounds:
+            return
+        failed = torch.stack(self._failed).any().to(self.dtype)
+        value, failed = torch.stack([self._lower_bounds[-1], failed]).tolist()
         self._raise_if_failed(value, failed)
 
     def _raise_if_failed(self, mean_ll: float, failed: float) -> None:
@@ -385,9 +393,12 @@ class GaussianMixture:
     @property
     def events_(self) -> list[dict]:
         """Components that were empty in some M-step and kept their parameters: [{component, steps}]."""
-        counts = self._empty_counts.cpu().tolist()
+        if not self._empty:
+            return []
+        counts = torch.stack(self._empty).sum(0).cpu().tolist()
         return [{"event": "empty_component", "component": k, "steps": c} for k, c in enumerate(counts) if c]
 
+    @torch.inference_mode()
     def _weighted_log_prob(self, X) -> torch.Tensor:
         self._require_init()
         Xn = check_data(X)
