@@ -259,7 +259,7 @@ class GaussianMixture:
         log_total = torch.log(total)
         wlp.sub_(log_total)
         resp.div_(total)
-        return wlp, resp, peak.sum() + log_total.sum()
+        return wlp, resp, peak.add_(log_total).sum()
 
     def _m_step(self, log_resp: torch.Tensor, resp: torch.Tensor) -> torch.Tensor:
         """Update the parameters from the responsibilities (K, N); returns the (K,) empty-component mask."""

@@ -54,16 +54,24 @@ LOG_2PI = math.log(2.0 * math.pi)
 
 
 @lru_cache(maxsize=64)
-def _triu(d: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _triu(d: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Flat indices of the upper triangle (i <= j) of a D x D matrix, the gather index that rebuilds the
-    symmetric matrix from them, and the coefficient of each in -1/2 x^T P x (off-diagonals appear twice)."""
+    symmetric matrix from them, and the coefficient of each in -1/2 x^T P x (off-diagonals appear twice).
+
+    Cached: building these every step would cost more device ops than the step's arithmetic on small data.
+    """
     i, j = torch.triu_indices(d, d)
     flat = (i * d + j).to(device)
     pos = torch.empty(d, d, dtype=torch.long)
     pos[i, j] = torch.arange(len(i))
     pos[j, i] = torch.arange(len(i))
-    scale = torch.where(i == j, -0.5, -1.0).to(device)
+    scale = torch.where(i == j, -0.5, -1.0).to(device=device, dtype=dtype)
     return flat, pos.reshape(-1).to(device), scale
+
+
+@lru_cache(maxsize=64)
+def _cached_eye(d: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    return torch.eye(d, dtype=dtype, device=device)
 
 
 # --------------------------------------------------------------------------------- factors
@@ -115,7 +123,7 @@ def _scatter(resp, X, nk, means):
 
 
 def _eye(d, like):
-    return torch.eye(d, dtype=like.dtype, device=like.device)
+    return _cached_eye(d, like.dtype, like.device)
 
 
 def _covariances_full(resp, X, nk, means, reg):
@@ -160,7 +168,7 @@ def _precision_terms_full(chol, means):
     precision = chol_inv.mT @ chol_inv
     if precision.ndim == 2:  # tied
         precision = precision.expand(k, d, d)
-    flat, _, scale = _triu(d, means.device)
+    flat, _, scale = _triu(d, means.dtype, means.device)
     p_mu = torch.matmul(precision, means[:, :, None])[:, :, 0]
     return p_mu, precision.reshape(k, d * d)[:, flat] * scale
 
@@ -177,7 +185,7 @@ def _precision_terms_spherical(std, means):
 
 def _cov_from_moments_full(e2, means, reg):
     k, d = means.shape
-    _, pos, _ = _triu(d, means.device)
+    _, pos, _ = _triu(d, means.dtype, means.device)
     cov = e2[:, pos].reshape(k, d, d) - means[:, :, None] * means[:, None, :]
     cov.diagonal(dim1=-2, dim2=-1).add_(reg)
     return cov
