@@ -1,0 +1,286 @@
+"""A config to files: check everything first, then fit and record, save the trace, render each output.
+
+Every check that can fail on the user's input (config, data, panels, output locations, device) runs
+before the fit starts, so a mistake costs no fitting time and leaves no file behind.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from emviz.config import Config, check_config, init_mixture, load_config, output_kind, register_panels, why_uncreatable
+from emviz.data import Dataset, load_data
+from emviz.errors import InputError
+
+__all__ = ["run", "Plan", "prepare", "fit", "render_outputs", "output_settings", "render_trace"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything checked and ready to run.
+
+    Parameters
+    ----------
+    config : Config
+    dataset : Dataset
+    fitter : GaussianMixture
+        Built, not yet initialised.
+    out : Path
+        Directory that outputs and the trace are written under.
+    """
+
+    config: Config
+    dataset: Dataset
+    fitter: object
+    out: Path
+
+    @property
+    def targets(self) -> list[Path]:
+        """The outputs' paths, in config order."""
+        return [self.out / o.path for o in self.config.outputs]
+
+    @property
+    def trace_path(self) -> Path | None:
+        save = self.config.record.save
+        return None if save is None else self.out / save
+
+    def describe(self) -> str:
+        """A few lines saying what :func:`run` would do."""
+        c, d = self.config, self.dataset
+        m = c.model
+        init = "explicit mixture" if not isinstance(m.init, str) else m.init
+        lines = [
+            f"emviz plan for {c.source}",
+            f"  data:    {d.name}, N={d.n_samples}, D={d.n_features} ({', '.join(d.columns)})"
+            + (", standardized" if c.data.standardize else ""),
+            f"  model:   K={m.n_components}, {m.covariance_type} covariances, init {init}, {m.algorithm}, "
+            f"max_iter={m.max_iter}, tol={m.tol:g}, {m.dtype} on {self.fitter.device}",
+        ]
+        if self.trace_path is not None:
+            lines.append(f"  trace:   {self.trace_path}")
+        for i, (output, target) in enumerate(zip(c.outputs, self.targets)):
+            settings = output_settings(c, i)
+            names = ", ".join(p if isinstance(p, str) else next(iter(p)) for p in output.panels)
+            frames = (f"iterations {settings['iterations']}" if "iterations" in settings
+                      else f"schedule {settings.get('schedule') or 'default'}")
+            kind = output_kind(output.path)
+            rate = f", {settings['fps']:g} fps" if kind != "still" else ""
+            lines.append(f"  output:  {target}  [{kind}: {names}; {frames}{rate}]")
+        return "\n".join(lines)
+
+
+def run(config_or_path, out=".", overrides=(), device=None, dry_run=False, progress=True) -> list[Path]:
+    """Fit the config's model to its data and write every output.
+
+    Parameters
+    ----------
+    config_or_path : path-like, mapping or Config
+    out : path-like
+        Directory the outputs and the trace are written under (created when needed).
+    overrides : iterable of str
+        ``"key.path=value"`` overrides, as ``--set`` on the command line.
+    device : str, optional
+        Replaces ``model.device`` (``"cpu"``, ``"cuda"``, ...).
+    dry_run : bool
+        Check everything and print the plan, but fit and write nothing.
+    progress : bool
+        Progress bars on stderr.
+
+    Returns
+    -------
+    list of Path
+        The files written (with ``dry_run``: the files that would be written), in config order.
+
+    Raises
+    ------
+    InputError
+        For any problem with the config, the data or the output locations, before anything is written.
+    """
+    plan = prepare(config_or_path, out=out, overrides=overrides, device=device)
+    if dry_run:
+        print(plan.describe())
+        return plan.targets
+    created: list[Path] = []
+    try:
+        trace = fit(plan, progress=progress, created=created)
+        return render_outputs(plan, trace, progress=progress, created=created)
+    except BaseException:
+        _remove_empty(created)
+        raise
+
+
+def prepare(config_or_path, out=".", overrides=(), device=None) -> Plan:
+    """Load and check the config, load the data and build the fitter; nothing is written."""
+    overrides = list(overrides)
+    if device is not None:
+        overrides.append((f"model.device={device}", f"--device {device}"))
+    config = load_config(config_or_path, overrides)
+    try:
+        dataset = load_data(config.data, config.base_dir)
+    except InputError as exc:
+        raise config.data_error(exc) from None
+    check_config(config, out=out, dataset=dataset)
+    return Plan(config=config, dataset=dataset, fitter=build_fitter(config), out=Path(out))
+
+
+def build_fitter(config: Config):
+    """The :class:`emviz.em.GaussianMixture` the model section describes."""
+    from emviz.em import GaussianMixture
+
+    m = config.model
+    try:
+        return GaussianMixture(
+            n_components=m.n_components, covariance_type=m.covariance_type, init=init_mixture(config),
+            reg_covar=m.reg_covar, tol=m.tol, max_iter=m.max_iter, dtype=m.dtype, device=m.device,
+            seed=m.seed, algorithm=m.algorithm,
+        )
+    except InputError as exc:
+        raise _model_error(config, exc) from None
+
+
+def _model_error(config: Config, exc: InputError) -> InputError:
+    """Point the fitter's ``"field: problem"`` errors at the model key (and its line)."""
+    message = str(exc)
+    match = re.match(r"(\w+)\b", message)
+    field = match[1] if match else ""
+    if field not in type(config.model).model_fields:
+        return exc
+    rest = message[len(field) + 2:] if message.startswith(f"{field}: ") else message
+    return config.error(("model", field), rest)
+
+
+def fit(plan: Plan, progress: bool = True, created: list | None = None):
+    """Run the fitter under a :class:`emviz.recorder.Recorder`; save the trace if the config asks."""
+    from emviz.recorder import Recorder
+
+    config, dataset = plan.config, plan.dataset
+    recorder = Recorder(plan.fitter, resp_points=config.record.resp_points,
+                        show_points=config.record.show_points, progress=progress, seed=config.model.seed)
+    save_path = plan.trace_path
+    if save_path is not None:
+        _make_dirs(save_path.parent, created)
+    meta = {"config": config.model_dump(mode="json"), "config_source": config.source,
+            "data": {"name": dataset.name, "columns": list(dataset.columns)}}
+    try:
+        return recorder.run(dataset.X, truth=dataset.truth, labels=dataset.labels, meta=meta, save_path=save_path)
+    except InputError as exc:
+        raise _model_error(config, exc) from None
+
+
+def output_settings(config: Config, index: int) -> dict:
+    """Keyword arguments of :func:`emviz.render.render` for output ``index`` (output keys over globals)."""
+    frames, output = config.frames, config.outputs[index]
+    style = config.style.model_dump(exclude_none=True)
+    if output.style is not None:
+        style.update(output.style.model_dump(exclude_none=True))
+    settings = {
+        "fps": output.fps if output.fps is not None else frames.fps,
+        "hold_last": output.hold_last if output.hold_last is not None else frames.hold_last,
+        "style": style,
+        "workers": frames.workers,
+        "layout": output.layout,
+        "title": output.title,
+        "max_bytes": output.max_bytes if output.max_bytes is not None else frames.max_bytes,
+    }
+    if output.iterations is not None:
+        settings["iterations"] = list(output.iterations)
+    elif output.schedule is not None:
+        settings["schedule"] = output.schedule
+    elif output_kind(output.path) != "still":
+        # A still without iterations shows the last one; the global schedule is for animations.
+        settings["schedule"] = frames.schedule
+    return settings
+
+
+def render_outputs(plan: Plan, trace, progress: bool = True, created: list | None = None) -> list[Path]:
+    """Render every output of the plan from ``trace``; return the paths written."""
+    from emviz.render.api import render
+
+    written = []
+    for i, (output, target) in enumerate(zip(plan.config.outputs, plan.targets)):
+        _make_dirs(target.parent, created)
+        written.append(render(trace, panels=list(output.panels), path=target, progress=progress,
+                              **output_settings(plan.config, i)))
+    return written
+
+
+def render_trace(trace, panels, path, *, fps=10.0, schedule=None, iterations=None, hold_last=2.0, style=None,
+                 title=None, progress=True) -> Path:
+    """Render a saved trace, checking the arguments against it before anything is written.
+
+    Parameters
+    ----------
+    trace : path-like or Trace
+    panels : list
+        Panel specs (names or ``{name: {options}}``), or ``(label, spec)`` pairs whose label names
+        the panel in errors (the command line passes the text the user typed).
+    path : path-like
+        The output file or folder.
+    fps, schedule, iterations, hold_last, style, title, progress
+        As for :func:`emviz.render.render`.
+    """
+    from emviz.render.api import render
+    from emviz.render.panel import make_panel
+    from emviz.render.schedule import check_iterations, parse_schedule
+    from emviz.trace import Trace
+
+    trace_path = None if isinstance(trace, Trace) else Path(trace)
+    trace = trace if isinstance(trace, Trace) else Trace.load(trace)
+    kind = output_kind(str(path))
+    register_panels()
+    specs = []
+    for item in panels:
+        label, spec = item if isinstance(item, tuple) else (item, item)
+        try:
+            make_panel(spec).check(trace)
+        except InputError as exc:
+            raise InputError(f"panel {label}: {exc}".replace(f"panel {label}: panel ", "panel ")) from None
+        specs.append(spec)
+    if schedule is not None and iterations is not None:
+        raise InputError("give a schedule or iterations, not both")
+    if schedule is not None:
+        parse_schedule(schedule).iterations(trace.n_iter)
+    if iterations is not None:
+        check_iterations(iterations if isinstance(iterations, list) else [iterations], trace.n_iter)
+    if not (math.isfinite(fps) and fps > 0):
+        raise InputError(f"fps: must be > 0, got {fps:g}")
+    if not (math.isfinite(hold_last) and hold_last >= 0):
+        raise InputError(f"hold_last: must be >= 0 seconds, got {hold_last:g}")
+    path = Path(path)
+    if trace_path is not None and path.resolve() == trace_path.resolve():
+        raise InputError(f"{path}: would overwrite the trace file")
+    problem = why_uncreatable(path if kind == "folder" else path.parent)
+    if problem:
+        raise InputError(f"{path}: {problem}")
+    created: list[Path] = []
+    try:
+        _make_dirs(path.parent, created)
+        return render(trace, panels=specs, path=path, fps=fps, schedule=schedule, iterations=iterations,
+                      hold_last=hold_last, style=style, title=title, progress=progress)
+    except BaseException:
+        _remove_empty(created)
+        raise
+
+
+def _make_dirs(directory: Path, created: list | None) -> None:
+    """``mkdir -p``, remembering the directories it made (so a failed run can remove them again)."""
+    missing = []
+    probe = Path(directory)
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+        if created is not None:
+            created.append(path)
+
+
+def _remove_empty(created: list) -> None:
+    for path in reversed(created):
+        try:
+            path.rmdir()
+        except OSError:
+            pass  # not empty (a checkpointed trace, or someone else's file): leave it
