@@ -1,0 +1,3 @@
+"""The built-in panels. Importing this package registers every panel module listed here."""
+
+from emviz.render.panels import components, loglik_contour, responsibilities  # noqa: F401

@@ -1,0 +1,113 @@
+"""Helpers shared by the panels: labels, theme colours, legends, ranges and the 1D normal density."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib import rcParams
+
+from emviz.errors import InputError
+
+__all__ = [
+    "component_label", "feature_label", "foreground", "muted", "add_legend", "check_legend", "padded_range",
+    "weighted_normal_pdfs", "matched_truth",
+]
+
+#: Legend positions inside the axes a user may ask for (besides ``True``/``"outside"`` and ``False``).
+_INSIDE_LOCS = ("upper right", "upper left", "lower left", "lower right", "right", "center left",
+                "center right", "lower center", "upper center", "center")
+
+
+def component_label(k: int) -> str:
+    """The name shown for component ``k`` (0-based index, 1-based name as on slides)."""
+    return f"component {k + 1}"
+
+
+def feature_label(j: int, n_features: int) -> str:
+    """The axis label of data feature ``j``."""
+    return "x" if n_features == 1 else f"x{j}"
+
+
+def foreground() -> str:
+    """The theme's foreground colour, read when called so that the scene's ``rc_context`` applies."""
+    return rcParams["text.color"]
+
+
+def muted():
+    """Colour for data drawn in no component's colour (the histogram), from the theme.
+
+    emviz's themes set ``patch.facecolor`` to their muted grey. Outside them it is matplotlib's
+    ``"C0"`` default, the same blue as component 1, so a neutral grey is used instead.
+    """
+    color = rcParams["patch.facecolor"]
+    return "0.6" if color == "C0" else color
+
+
+def check_legend(value, panel: str) -> None:
+    """Raise :class:`InputError` unless ``value`` is a valid ``legend`` option."""
+    if isinstance(value, bool) or value == "outside" or value in _INSIDE_LOCS:
+        return
+    raise InputError(f"panel {panel!r}: option 'legend' must be true, false, 'outside' or one of "
+                     f"{', '.join(_INSIDE_LOCS)}; got {value!r}")
+
+
+def add_legend(ax, handles, labels, where, **kwargs):
+    """Add a legend at ``where`` (the ``legend`` option); ``True``/``"outside"``: right of the axes.
+
+    Outside is the default because the data may fill any corner over some frame; the scene's layout
+    engine (or ``bbox_inches="tight"``) makes room for it.
+    """
+    if where is False or not handles:
+        return None
+    if where is True or where == "outside":
+        kwargs.update(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+    else:
+        kwargs.update(loc=where)
+    return ax.legend(handles, labels, **kwargs)
+
+
+def matched_truth(trace):
+    """The true mixture with its components reordered to match the fitted ones, or None.
+
+    EM may converge with the components in another order than the truth (label switching); colouring
+    true component k like fitted component k would then pair the wrong curves. The pairing minimises
+    the total distance between the final fitted means and the true means (standardised per feature
+    by the data's spread). When the truth has another number of components it cannot be paired and
+    is returned as is; check ``truth.n_components == trace.n_components`` before colouring by index.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    truth = trace.truth
+    if truth is None or truth.n_components != trace.n_components:
+        return truth
+    scale = np.std(trace.X, axis=0) if len(trace.X) > 1 else np.ones(trace.n_features)
+    scale = np.where(scale > 0, scale, 1.0)
+    diff = (trace.means[-1][:, None, :] - truth.means[None, :, :]) / scale
+    _, order = linear_sum_assignment(np.sqrt(np.sum(diff**2, axis=-1)))
+    if np.array_equal(order, np.arange(len(order))):
+        return truth
+    return type(truth)(truth.weights[order], truth.means[order], truth.covariances[order])
+
+
+def padded_range(lo: float, hi: float, frac: float = 0.05) -> tuple[float, float]:
+    """``(lo, hi)`` widened by ``frac`` of the span on each side (by 0.5 when the span is zero)."""
+    span = hi - lo
+    pad = frac * span if span > 0 else 0.5
+    return lo - pad, hi + pad
+
+
+def weighted_normal_pdfs(x, weights, means, stds) -> np.ndarray:
+    """``w_k · N(x | mu_k, sigma_k)`` on a grid, for every leading index.
+
+    Parameters
+    ----------
+    x : array of shape (P,)
+    weights, means, stds : array of shape (..., K)
+
+    Returns
+    -------
+    array of shape (..., K, P)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    weights, means, stds = (np.asarray(a, dtype=np.float64)[..., None] for a in (weights, means, stds))
+    z = (x - means) / stds
+    return weights / (np.sqrt(2.0 * np.pi) * stds) * np.exp(-0.5 * z * z)

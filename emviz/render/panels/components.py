@@ -1,0 +1,171 @@
+"""The ``components`` panel: 1D data as a histogram with the weighted components and their mixture."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from emviz.errors import InputError
+from emviz.render.panel import Panel, register_panel
+from emviz.render.panels._common import (
+    add_legend, check_legend, component_label, feature_label, foreground, matched_truth, muted, padded_range,
+    weighted_normal_pdfs,
+)
+
+__all__ = ["ComponentsPanel"]
+
+#: ``bins="auto"`` can ask for thousands of bins on large data; more than this reads as noise.
+MAX_AUTO_BINS = 80
+#: Frames whose curves are evaluated at once when searching the y range (bounds memory for long traces).
+_FRAMES_PER_BLOCK = 256
+
+
+@register_panel("components")
+@dataclass
+class ComponentsPanel(Panel):
+    """Histogram of the data, each weighted component ``w_k N(x | mu_k, sigma_k)`` and their sum.
+
+    Parameters
+    ----------
+    bins : int or str
+        Histogram bins: a count, or a numpy rule (``"auto"``, ``"fd"``, ...) capped at 80 bins.
+    show_truth : bool
+        Draw the true weighted components and the true mixture (dashed) when the trace knows them.
+    show_mixture : bool
+        Draw the estimated (solid) and true (dashed) mixture densities.
+    n_points : int
+        Points of the x grid the curves are evaluated on.
+    xlim : pair of float, optional
+        Default: the data's range, widened to include every estimated and true mean.
+    ylim : pair of float, optional
+        Default: 0 to the highest histogram bar or curve over all frames, so nothing clips.
+    legend : bool or str
+        ``True``/``"outside"``: right of the axes; a matplotlib location puts it inside; ``False``: none.
+    """
+
+    dims: ClassVar[tuple[int, ...]] = (1,)
+    summary: ClassVar[str] = "1D histogram with the weighted components and the mixture density"
+
+    bins: int | str = "auto"
+    show_truth: bool = True
+    show_mixture: bool = True
+    n_points: int = 500
+    xlim: tuple[float, float] | None = None
+    ylim: tuple[float, float] | None = None
+    legend: bool | str = True
+
+    _trace: object = field(init=False, default=None, repr=False)
+    _x: np.ndarray = field(init=False, default=None, repr=False)
+    _lines: list = field(init=False, default_factory=list, repr=False)
+    _mixture_line: object = field(init=False, default=None, repr=False)
+
+    def __post_init__(self):
+        if isinstance(self.bins, bool) or not (
+            (isinstance(self.bins, int) and self.bins >= 1) or isinstance(self.bins, str)
+        ):
+            raise InputError(f"panel 'components': option 'bins' must be a positive count or a numpy rule, "
+                             f"got {self.bins!r}")
+        if isinstance(self.n_points, bool) or not isinstance(self.n_points, int) or self.n_points < 2:
+            raise InputError(f"panel 'components': option 'n_points' must be an integer >= 2, got {self.n_points!r}")
+        for name in ("xlim", "ylim"):
+            value = getattr(self, name)
+            if value is not None and (len(value) != 2 or not value[0] < value[1]):
+                raise InputError(f"panel 'components': option {name!r} must be [low, high] with low < high, "
+                                 f"got {value!r}")
+        check_legend(self.legend, "components")
+
+    # ------------------------------------------------------------------ geometry
+    def bin_edges(self, x: np.ndarray) -> np.ndarray:
+        """The histogram's bin edges for the data ``x`` (array of shape (S,))."""
+        try:
+            edges = np.histogram_bin_edges(x, bins=self.bins)
+        except ValueError as exc:
+            raise InputError(f"panel 'components': option 'bins': {exc}") from None
+        if isinstance(self.bins, str) and len(edges) > MAX_AUTO_BINS + 1:
+            edges = np.histogram_bin_edges(x, bins=MAX_AUTO_BINS)
+        return edges
+
+    def _x_range(self, trace) -> tuple[float, float]:
+        if self.xlim is not None:
+            return tuple(map(float, self.xlim))
+        points = [trace.X[:, 0], trace.means[:, :, 0].ravel()]
+        if trace.truth is not None and self.show_truth:
+            points.append(trace.truth.means[:, 0])
+        values = np.concatenate(points)
+        return padded_range(float(values.min()), float(values.max()), 0.02)
+
+    def curves(self, t: int) -> np.ndarray:
+        """The weighted components at iteration ``t`` on the x grid, array of shape (K, P)."""
+        tr = self._trace
+        return weighted_normal_pdfs(self._x, tr.weights[t], tr.means[t, :, 0], tr.stds[t, :, 0])
+
+    def _curve_peak(self, trace) -> float:
+        """The highest component or mixture value over all frames."""
+        stds = trace.stds[:, :, 0]
+        peak = 0.0
+        for start in range(0, trace.n_iter + 1, _FRAMES_PER_BLOCK):
+            block = slice(start, start + _FRAMES_PER_BLOCK)
+            pdfs = weighted_normal_pdfs(self._x, trace.weights[block], trace.means[block, :, 0], stds[block])
+            top = pdfs.sum(axis=1) if self.show_mixture else pdfs
+            peak = max(peak, float(top.max()))
+        return peak
+
+    # ------------------------------------------------------------------ drawing
+    def setup(self, ax, trace, colors) -> list:
+        self.check(trace)
+        self._trace = trace
+        fg = foreground()
+        self._x = np.linspace(*self._x_range(trace), self.n_points)
+        heights, edges = np.histogram(trace.X[:, 0], bins=self.bin_edges(trace.X[:, 0]), density=True)
+        # The theme's muted colour, half transparent: opaque it is too heavy for the dashed truth drawn
+        # over it. The fill is flat, so it adds one colour to a GIF's palette.
+        ax.stairs(heights, edges, fill=True, color=muted(), alpha=0.5, label="data")
+        handles = [Patch(facecolor=muted(), alpha=0.5, label="data")]
+        peak = max(float(heights.max(initial=0.0)), self._curve_peak(trace))
+        truth = matched_truth(trace) if self.show_truth else None
+        if truth is not None:
+            paired = truth.n_components == trace.n_components
+            peak = max(peak, self._draw_truth(ax, truth, colors if paired else None, fg))
+        self._lines = [ax.plot([], [], color=colors[k], lw=2, animated=True)[0]
+                       for k in range(trace.n_components)]
+        handles += [Line2D([], [], color=colors[k], lw=2, label=component_label(k))
+                    for k in range(trace.n_components)]
+        self._mixture_line = None
+        if self.show_mixture:
+            self._mixture_line = ax.plot([], [], color=fg, lw=2.5, animated=True)[0]
+            handles.append(Line2D([], [], color=fg, lw=2.5, label="mixture"))
+        if truth is not None:
+            handles.append(Line2D([], [], color=fg, lw=2, ls="--", alpha=0.7, label="truth (dashed)"))
+        ax.set_xlim(*self._x_range(trace))
+        ax.set_ylim(*(self.ylim if self.ylim is not None else (0.0, 1.05 * peak)))
+        ax.set_xlabel(feature_label(0, 1))
+        ax.set_ylabel("density")
+        add_legend(ax, handles, [h.get_label() for h in handles], self.legend)
+        return self.update(0)
+
+    def _draw_truth(self, ax, truth, colors, fg) -> float:
+        """Draw the true components and mixture dashed; return their highest value.
+
+        ``colors`` is None when the truth has another number of components than the fit: its
+        components then cannot be paired with fitted ones and are drawn in the foreground colour.
+        """
+        pdfs = weighted_normal_pdfs(self._x, truth.weights, truth.means[:, 0], truth.stds[:, 0])
+        for k, pdf in enumerate(pdfs):
+            color = fg if colors is None else colors[k]
+            ax.plot(self._x, pdf, color=color, lw=1.2 if colors is None else 2, ls="--", alpha=0.7, gid="truth")
+        if self.show_mixture:
+            ax.plot(self._x, pdfs.sum(axis=0), color=fg, lw=2.5, ls="--", alpha=0.7, gid="truth")
+        return float(pdfs.sum(axis=0).max() if self.show_mixture else pdfs.max())
+
+    def update(self, t: int) -> list:
+        pdfs = self.curves(t)
+        for line, pdf in zip(self._lines, pdfs):
+            line.set_data(self._x, pdf)
+        if self._mixture_line is None:
+            return list(self._lines)
+        self._mixture_line.set_data(self._x, pdfs.sum(axis=0))
+        return [*self._lines, self._mixture_line]
