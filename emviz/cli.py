@@ -136,7 +136,7 @@ def _yaml_arg(text: str, flag: str):
 def _cmd_render_trace(args) -> int:
     from emviz.pipeline import render_trace
 
-    panels = [(text, _yaml_arg(text, "--panels")) for text in args.panels]
+    panels = [(f"--panels {text}", _yaml_arg(text, "--panels")) for text in args.panels]
     schedule = _yaml_arg(args.schedule, "--schedule") if args.schedule is not None else None
     iterations = _yaml_arg(args.iterations, "--iterations") if args.iterations is not None else None
     written = render_trace(args.trace, panels, args.out, fps=args.fps, schedule=schedule, iterations=iterations,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,10 +202,32 @@ def render_outputs(plan: Plan, trace, progress: bool = True, created: list | Non
 
     written = []
     for i, (output, target) in enumerate(zip(plan.config.outputs, plan.targets)):
+        settings = _clip_to_trace(output_settings(plan.config, i), trace.n_iter, target, quiet=not progress)
         _make_dirs(target.parent, created)
-        written.append(render(trace, panels=list(output.panels), path=target, progress=progress,
-                              **output_settings(plan.config, i)))
+        written.append(render(trace, panels=list(output.panels), path=target, progress=progress, **settings))
     return written
+
+
+def _clip_to_trace(settings: dict, n_iter: int, target: Path, quiet: bool) -> dict:
+    """Explicit iterations beyond T become T: checked against max_iter, but EM may converge sooner."""
+
+    def clip(values):
+        return sorted({min(int(t), n_iter) for t in values})
+
+    settings = dict(settings)
+    iterations, schedule = settings.get("iterations"), settings.get("schedule")
+    beyond = [t for t in (iterations or []) if t > n_iter]
+    if iterations is not None:
+        settings["iterations"] = clip(iterations)
+    elif isinstance(schedule, list):
+        beyond, settings["schedule"] = [t for t in schedule if t > n_iter], clip(schedule)
+    elif isinstance(schedule, dict) and schedule.get("iterations") is not None:
+        beyond = [t for t in schedule["iterations"] if t > n_iter]
+        settings["schedule"] = {**schedule, "iterations": clip(schedule["iterations"])}
+    if beyond and not quiet:
+        print(f"emviz: note: {target}: EM stopped at iteration {n_iter}; iteration(s) "
+              f"{', '.join(map(str, beyond))} drawn as {n_iter}", file=sys.stderr)
+    return settings
 
 
 def render_trace(trace, panels, path, *, fps=10.0, schedule=None, iterations=None, hold_last=2.0, style=None,
@@ -215,8 +238,8 @@ def render_trace(trace, panels, path, *, fps=10.0, schedule=None, iterations=Non
     ----------
     trace : path-like or Trace
     panels : list
-        Panel specs (names or ``{name: {options}}``), or ``(label, spec)`` pairs whose label names
-        the panel in errors (the command line passes the text the user typed).
+        Panel specs (names or ``{name: {options}}``), or ``(label, spec)`` pairs whose label prefixes
+        errors about that panel (the command line passes ``"--panels TEXT"``).
     path : path-like
         The output file or folder.
     fps, schedule, iterations, hold_last, style, title, progress
@@ -233,11 +256,11 @@ def render_trace(trace, panels, path, *, fps=10.0, schedule=None, iterations=Non
     register_panels()
     specs = []
     for item in panels:
-        label, spec = item if isinstance(item, tuple) else (item, item)
+        label, spec = item if isinstance(item, tuple) else (None, item)
         try:
             make_panel(spec).check(trace)
         except InputError as exc:
-            raise InputError(f"panel {label}: {exc}".replace(f"panel {label}: panel ", "panel ")) from None
+            raise (InputError(f"{label}: {exc}") if label else exc) from None
         specs.append(spec)
     if schedule is not None and iterations is not None:
         raise InputError("give a schedule or iterations, not both")

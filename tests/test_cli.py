@@ -357,3 +357,43 @@ def test_interrupt_while_rendering_leaves_no_output(tmp_path, capsys, monkeypatc
     code, _, err = cli(capsys, "render", config, "--out", tmp_path / "out", "--quiet")
     assert code == 130 and err == "emviz: interrupted\n"
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------------------------------------- pipeline pieces
+def test_output_settings_merge_output_keys_over_the_globals(tmp_path):
+    from emviz.config import load_config
+    from emviz.pipeline import output_settings
+
+    text = CONFIG + """\
+  - path: still.png
+    panels: [_t1d]
+    style: {theme: dark}
+  - path: fast.mp4
+    panels: [_t1d]
+    fps: 30
+    schedule: [0, 2]
+    layout: [1, 1]
+    title: Fast
+frames: {schedule: {every: 2}, fps: 4, workers: auto, max_bytes: null}
+style: {dpi: 50, size: [4, 3]}
+"""
+    config = load_config(write(tmp_path, text))
+    anim, still, fast = (output_settings(config, i) for i in range(3))
+    assert anim == {"fps": 4.0, "hold_last": 2.0, "style": {"theme": "light", "dpi": 50.0, "size": [4.0, 3.0],
+                                                              "font_size": 9.0},
+                    "workers": "auto", "layout": None, "title": None, "max_bytes": None, "schedule": {"every": 2}}
+    assert "schedule" not in still and still["style"]["theme"] == "dark" and still["style"]["dpi"] == 50.0
+    assert fast["fps"] == 30.0 and fast["schedule"] == [0, 2] and fast["layout"] == [1, 1] and fast["title"] == "Fast"
+
+
+def test_iterations_beyond_an_early_convergence_are_drawn_as_the_last(tmp_path, capsys):
+    from emviz.pipeline import _clip_to_trace
+
+    out = _clip_to_trace({"iterations": [0, 10, 100]}, 12, tmp_path / "a.png", quiet=False)
+    assert out == {"iterations": [0, 10, 12]}
+    assert "EM stopped at iteration 12; iteration(s) 100 drawn as 12" in capsys.readouterr().err
+    assert _clip_to_trace({"schedule": [0, 50]}, 7, tmp_path, quiet=True) == {"schedule": [0, 7]}
+    assert _clip_to_trace({"schedule": {"iterations": [3, 9], "max_frames": 4}}, 5, tmp_path, quiet=True) == {
+        "schedule": {"iterations": [3, 5], "max_frames": 4}}
+    assert _clip_to_trace({"schedule": {"every": 3}}, 5, tmp_path, quiet=True) == {"schedule": {"every": 3}}
+    assert capsys.readouterr().err == ""
