@@ -29,6 +29,13 @@ EMPTY_COMPONENT_MASS = 1e-8
 #: The moments path builds an (N, 1 + D + Q) feature array; past this width the direct path is cheaper.
 MAX_MOMENT_FEATURES = 64
 
+#: The moments path loses about ``eps * max|x - c|^2 / lambda_min(Sigma)`` of a Mahalanobis distance to
+#: cancellation. Past this amplification (a component collapsing onto a few identical points) the fitter
+#: continues on the direct path, whose error does not grow with it. Checked every
+#: ``CONDITION_CHECK_EVERY`` steps and at the start, a host read each time.
+MOMENTS_MAX_AMPLIFICATION = 1e5
+CONDITION_CHECK_EVERY = 4
+
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 _ALGORITHMS = ("em", "hard")
 
@@ -195,9 +202,12 @@ class GaussianMixture:
             raise InputError(f"init: means have {self.init.n_features} feature(s), X has {d}")
         self._n, self._d = Xn.shape
         # Centring keeps the moments path's cancellation error small; every parameter is shift-equivariant.
-        self._center = torch.as_tensor(Xn.mean(0), dtype=self.dtype, device=self.device)
-        self._X = torch.as_tensor(Xn, dtype=self.dtype, device=self.device) - self._center
+        center = Xn.mean(0)
+        self._center = torch.as_tensor(center, dtype=self.dtype, device=self.device)
+        # Centred in numpy: one writable copy (the caller's array may be read-only).
+        self._X = torch.as_tensor(Xn - center, dtype=self.dtype, device=self.device)
         self._use_moments = self._choose_moments(d)
+        self._spread = float(np.max(np.sum((Xn - Xn.mean(0)) ** 2, axis=1)))
         self._phi = K.moment_features(self._X, self.covariance_type) if self._use_moments else None
         # Component-major (K, N) work buffers, reused by every step.
         self._wlp = torch.empty(self.n_components, self._n, dtype=self.dtype, device=self.device)
@@ -209,7 +219,10 @@ class GaussianMixture:
         self._lower_bounds = []  # total log-likelihood seen by each step's E-step
         self._failed = []  # (K,) bool: factorisation failures of each step's new covariances
         self._empty = []  # (K,) bool: empty components of each step's M-step
+        self.kernel_switched_at_ = None
         self._initialized = True
+        if self._use_moments and self.kernel == "auto":
+            self._leave_moments_if_ill_conditioned()  # a start may already sit on identical points
         return self
 
     def _choose_moments(self, d: int) -> bool:
@@ -231,7 +244,7 @@ class GaussianMixture:
             )
         self._factor, failed = self._kern.factor(self._cov)
         if bool(failed.any()):
-            raise FitError("init: the initial covariances are not positive definite; increase reg_covar")
+            raise FitError(f"init: the initial covariances are not positive definite; {self._remedy()}")
 
     def _require_init(self):
         if not self._initialized:
@@ -290,7 +303,18 @@ class GaussianMixture:
         self._lower_bounds.append(ll)
         empty = self._m_step(log_resp, resp)
         self.n_iter_ += 1
+        if self._use_moments and self.kernel == "auto" and self.n_iter_ % CONDITION_CHECK_EVERY == 0:
+            self._leave_moments_if_ill_conditioned()
         return StepResult(*params, ll, log_resp, empty)
+
+    @torch.inference_mode()
+    def _leave_moments_if_ill_conditioned(self) -> None:
+        full = self._full_covariances()
+        smallest = float(torch.linalg.eigvalsh(full).min()) if self._d > 1 else float(full.min())
+        if not smallest > 0 or self._spread / smallest > MOMENTS_MAX_AMPLIFICATION:
+            self._use_moments = False
+            self._phi = None  # frees the (P, N) feature array
+            self.kernel_switched_at_ = self.n_iter_
 
     @torch.inference_mode()
     def evaluate(self) -> StepResult:
@@ -331,8 +355,11 @@ class GaussianMixture:
         value, failed = torch.stack([self._lower_bounds[-1], failed]).tolist()
         self._raise_if_failed(value, failed)
 
+    def _remedy(self) -> str:
+        return "increase reg_covar" + (" or use dtype float64" if self.dtype == torch.float32 else "")
+
     def _raise_if_failed(self, mean_ll: float, failed: float) -> None:
-        hint = "increase reg_covar" + (" or use dtype float64" if self.dtype == torch.float32 else "")
+        hint = self._remedy()
         if failed:
             raise FitError(
                 f"EM failed by iteration {self.n_iter_}: a covariance is no longer positive definite; {hint}"
