@@ -1,0 +1,160 @@
+"""``render``: a trace to an animation (GIF, MP4, HTML, PNG folder) or a still (PNG, PDF, SVG)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from emviz.errors import InputError
+from emviz.render.frames import SceneSpec, iter_frames, write_frames
+from emviz.render.scene import grid_figure
+from emviz.render.schedule import check_iterations, parse_schedule
+from emviz.render.style import make_style, required_colors
+
+__all__ = ["render", "ANIMATION_SUFFIXES", "STILL_SUFFIXES"]
+
+#: Suffixes rendered as animations ("" is a folder of PNG frames) and as still images.
+ANIMATION_SUFFIXES = (".gif", ".mp4", ".html", "")
+STILL_SUFFIXES = (".png", ".pdf", ".svg")
+#: Frames sampled evenly from the schedule to build a GIF's global palette.
+PALETTE_SAMPLES = 6
+#: Most cells a small-multiples still may have.
+MAX_GRID_CELLS = 36
+
+
+def render(trace, panels=("components",), path="emviz.gif", *, fps=10.0, schedule=None, hold_last=2.0,
+           style=None, workers=1, layout=None, title=None, iterations=None, progress=True,
+           max_bytes=5_000_000) -> Path:
+    """Render a trace to ``path``; the suffix picks the output.
+
+    Parameters
+    ----------
+    trace : Trace or path of a saved trace (``.npz``)
+    panels : list of str, mapping or Panel
+        Panels side by side in one scene, e.g. ``["components", "responsibilities"]``.
+    path : str or Path
+        ``.gif``, ``.mp4``, ``.html`` or a folder (no suffix) for an animation; ``.png``, ``.pdf`` or
+        ``.svg`` for a still.
+    fps : float
+        Frames per second of an animation.
+    schedule : "all", list of int or mapping, optional
+        Which iterations become frames (see :mod:`emviz.render.schedule`). Default: every iteration up
+        to 100, then every 10th.
+    hold_last : float
+        Seconds the last frame of an animation stays on screen.
+    style : Style, mapping (theme, dpi, size, font_size) or theme name, optional
+    workers : int or "auto"
+        Processes drawing frames; 1 draws in this process.
+    layout : [rows, cols], optional
+    title : str or False, optional
+        A heading above the iteration line; False hides the title line.
+    iterations : list of int, optional
+        For a still: the iteration(s) to show (default the last; several give a small-multiples grid).
+        For an animation: an explicit schedule (0 and T are added).
+    progress : bool
+        Show a progress bar on stderr.
+    max_bytes : int
+        Size budget for the output, passed to the writer.
+
+    Returns
+    -------
+    Path
+        The file (or folder) written, complete: writers write to a temporary name and rename.
+    """
+    from emviz.trace import Trace
+
+    if isinstance(trace, (str, Path)):
+        trace = Trace.load(trace)
+    if not isinstance(trace, Trace):
+        raise InputError(f"trace: expected a Trace or the path of a saved trace, got {type(trace).__name__}")
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if schedule is not None and iterations is not None:
+        raise InputError("schedule and iterations: give one of them, not both")
+    style = make_style(style)
+    spec = SceneSpec.create(panels, trace, style=style, layout=layout, title=title)
+    if suffix in STILL_SUFFIXES:
+        return _render_still(spec, path, schedule, iterations)
+    if suffix not in ANIMATION_SUFFIXES:
+        raise InputError(
+            f"path: {path.name!r} has an unsupported suffix {suffix!r}; use one of "
+            f"{', '.join(s for s in ANIMATION_SUFFIXES + STILL_SUFFIXES if s)} or a folder"
+        )
+    fps = _positive(fps, "fps")
+    if isinstance(hold_last, bool) or not isinstance(hold_last, (int, float)) or not 0 <= hold_last < 3600:
+        raise InputError(f"hold_last: must be seconds >= 0, got {hold_last!r}")
+    frames_at = parse_schedule(iterations if iterations is not None else schedule).iterations(trace.n_iter)
+    return _render_animation(spec, path, frames_at, fps=fps, hold_last_ms=int(round(hold_last * 1000)),
+                             workers=workers, progress=progress, max_bytes=max_bytes)
+
+
+def _positive(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(f"{name}: must be a number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(f"{name}: must be > 0, got {value!r}")
+    return float(value)
+
+
+def _palette_iterations(frames_at: list[int]) -> list[int]:
+    picks = np.round(np.linspace(0, len(frames_at) - 1, min(PALETTE_SAMPLES, len(frames_at)))).astype(int)
+    return [frames_at[i] for i in sorted(set(picks.tolist()))]
+
+
+def _render_animation(spec: SceneSpec, path: Path, frames_at: list[int], *, fps, hold_last_ms, workers,
+                      progress, max_bytes) -> Path:
+    from emviz.writers import open_writer
+
+    is_gif = path.suffix.lower() == ".gif"
+    palette_at = _palette_iterations(frames_at) if is_gif else []
+    frames = iter_frames(spec, palette_at + frames_at, workers=workers)
+    try:
+        palette_frames = [next(frames) for _ in palette_at]
+        writer = open_writer(
+            path, fps=fps, hold_last_ms=hold_last_ms, loop=0,
+            required_colors=required_colors(spec.style, spec.trace.n_components) if is_gif else (),
+            palette_frames=palette_frames, max_bytes=max_bytes,
+            labels=[f"Iteration {t}" for t in frames_at],
+        )
+        del palette_frames
+        try:
+            write_frames(frames, writer, total=len(frames_at), progress=progress, desc=path.name or str(path))
+        except BaseException:
+            writer.abort()
+            raise
+        return Path(writer.finish())
+    finally:
+        frames.close()
+
+
+def _render_still(spec: SceneSpec, path: Path, schedule, iterations) -> Path:
+    from emviz.writers import save_figure
+
+    trace = spec.trace
+    if iterations is not None:
+        if isinstance(iterations, (int, np.integer)) and not isinstance(iterations, bool):
+            iterations = [iterations]
+        chosen = sorted(set(check_iterations(iterations, trace.n_iter)))
+    elif schedule is not None:
+        chosen = parse_schedule(schedule).iterations(trace.n_iter)
+    else:
+        chosen = [trace.n_iter]
+    if not chosen:
+        raise InputError("iterations: choose at least one iteration for a still")
+    if len(chosen) > MAX_GRID_CELLS:
+        raise InputError(
+            f"iterations: {len(chosen)} iterations make too many cells for a still grid "
+            f"(at most {MAX_GRID_CELLS}); choose fewer, or add max_frames to the schedule"
+        )
+    if len(chosen) == 1:
+        scene = spec.build()
+        with spec.style.context():
+            scene.update(chosen[0])
+            return Path(save_figure(scene.figure, path, dpi=spec.style.dpi))
+    fig = grid_figure(list(spec.panels), trace, chosen, style=spec.style,
+                      title=spec.title if spec.title is not False else None)
+    with spec.style.context():
+        return Path(save_figure(fig, path, dpi=spec.style.dpi))
+

@@ -1,0 +1,365 @@
+"""The frame loop: RGB frames of a scene for a list of iterations, blitted, optionally in worker processes.
+
+Blitting. The static background is drawn once and copied; per frame it is restored and only the
+artists that can differ are drawn on top, then the Agg buffer is read. To be pixel-identical to a full
+redraw, "the artists that can differ" are, in each Axes, the animated artists *and every static artist
+that a full draw would paint after the first animated one* (same z-order sort as ``Axes.draw``):
+spines and legends above a line, for example. These overlays are redrawn every frame too, so a frame
+never shows an animated line over a legend that a full draw would paint over it. Scenes with a panel
+that is not ``blittable`` (a 3D camera, a moving landscape) are fully redrawn per frame.
+
+Workers. Frames depend only on their iteration, so the list is cut into contiguous chunks rendered
+by worker processes, each of which builds its own scene once from a picklable :class:`SceneSpec`.
+Workers are started with the ``spawn`` method: a fresh interpreter imports only numpy, matplotlib and
+emviz's render layer, inherits no torch thread pools or locks (forking after torch has started its
+threads can deadlock), and behaves the same on Linux, macOS and Windows. Chunks come back in order,
+a bounded number in flight, and are yielded as soon as they are next in line: memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from operator import attrgetter
+
+import numpy as np
+from matplotlib.axes import Axes
+
+from emviz.errors import InputError
+from emviz.render.scene import Scene, resolve_layout, resolve_panels
+from emviz.render.style import Style, make_style
+
+__all__ = ["SceneSpec", "FrameRenderer", "iter_frames", "resolve_workers", "write_frames", "START_METHOD"]
+
+#: How worker processes are started (see the module docstring).
+START_METHOD = "spawn"
+#: Below this many frames per worker, starting processes costs more than it saves ("auto" only).
+MIN_FRAMES_PER_WORKER = 24
+#: Upper bound on the bytes of frames in one chunk, and on frames per chunk.
+CHUNK_BYTES = 16 * 2**20
+CHUNK_FRAMES = 16
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    """Everything needed to build a :class:`Scene`, picklable so that worker processes can rebuild it.
+
+    Panels are resolved (and given the chance to precompute, see :meth:`prepared`) in the parent, so a
+    worker never re-parses specs or repeats a panel's expensive preparation.
+    """
+
+    panels: tuple
+    trace: object
+    style: Style = field(default_factory=Style)
+    layout: tuple | None = None
+    title: str | bool | None = None
+
+    @classmethod
+    def create(cls, panels, trace, style=None, layout=None, title=None) -> "SceneSpec":
+        """Resolve and check the panels against the trace, then run each panel's ``prepare(trace)`` if any."""
+        resolved = resolve_panels(panels)
+        for panel in resolved:
+            panel.check(trace)
+        resolve_layout(layout, len(resolved))
+        for panel in resolved:
+            prepare = getattr(panel, "prepare", None)
+            if callable(prepare):
+                prepare(trace)
+        layout = tuple(layout) if layout is not None else None
+        return cls(panels=tuple(resolved), trace=trace, style=make_style(style), layout=layout, title=title)
+
+    def build(self) -> Scene:
+        return Scene(list(self.panels), self.trace, self.style, self.layout, self.title)
+
+    def frame_bytes(self) -> int:
+        """Approximate size of one RGB frame in bytes (for chunk sizing)."""
+        rows, cols = resolve_layout(self.layout, len(self.panels))
+        w, h = self.style.figure_size(rows, cols, title=self.title is not False)
+        return int(w * self.style.dpi) * int(h * self.style.dpi) * 3
+
+
+def _draw_order(parent) -> list:
+    """Children of an Axes or Figure in the order its ``draw`` paints them (patch excluded)."""
+    children = [c for c in parent.get_children() if c is not parent.patch]
+    if isinstance(parent, Axes) and not (parent.axison and parent._frameon):
+        children = [c for c in children if c not in parent.spines.values()]
+    if isinstance(parent, Axes) and not parent.axison:
+        children = [c for c in children if c not in parent._axis_map.values()]
+    return sorted(children, key=attrgetter("zorder"))
+
+
+def _blit_plan(figure, animated: list) -> list:
+    """The artists to draw per frame, in full-draw order: animated ones plus the static overlays above them.
+
+    Assumes the panels' Axes do not overlap one another (true of grid layouts).
+    """
+    dynamic = {id(a) for a in animated}
+    plan: list = []
+    figure_level_started = False
+    for child in _draw_order(figure):
+        if isinstance(child, Axes):
+            plan.extend(_axes_plan(child, dynamic))
+            figure_level_started = figure_level_started or any(id(a) in dynamic for a in plan)
+        elif id(child) in dynamic or figure_level_started:
+            plan.append(child)
+            figure_level_started = True
+    return plan
+
+
+def _axes_plan(ax, dynamic: set) -> list:
+    order = _draw_order(ax)
+    first = next((i for i, a in enumerate(order) if id(a) in dynamic), None)
+    if first is None:
+        return []
+    return [a for a in order[first:] if a.get_visible() or id(a) in dynamic]
+
+
+class _Overlay:
+    """A static artist drawn above animated ones, and the pixels it paints (for the cache below)."""
+
+    __slots__ = ("artist", "rows", "cols")
+
+    def __init__(self, artist, rows: slice | None = None, cols: slice | None = None):
+        self.artist = artist
+        self.rows = rows
+        self.cols = cols
+
+    @property
+    def cached(self) -> bool:
+        return self.rows is not None
+
+
+def _painted_box(before: np.ndarray, after: np.ndarray, extent, pad: int) -> tuple[int, int, int, int]:
+    """Rows/cols box (r0, r1, c0, c1) covering an artist's window extent and every pixel it changed."""
+    height, width = before.shape[:2]
+    boxes = []
+    changed = np.any(before != after, axis=2)
+    if changed.any():
+        rows, cols = np.nonzero(changed.any(axis=1))[0], np.nonzero(changed.any(axis=0))[0]
+        boxes.append((rows[0], rows[-1] + 1, cols[0], cols[-1] + 1))
+    if extent is not None and np.all(np.isfinite(extent.extents)) and extent.width >= 0 and extent.height >= 0:
+        x0, y0, x1, y1 = extent.extents
+        boxes.append((height - int(np.ceil(y1)), height - int(np.floor(y0)), int(np.floor(x0)), int(np.ceil(x1))))
+    if not boxes:
+        return (0, 0, 0, 0)
+    r0, r1, c0, c1 = (min(b[0] for b in boxes), max(b[1] for b in boxes),
+                      min(b[2] for b in boxes), max(b[3] for b in boxes))
+    return (max(r0 - pad, 0), min(r1 + pad, height), max(c0 - pad, 0), min(c1 + pad, width))
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+
+
+class FrameRenderer:
+    """Draws frames of one scene, blitting when every panel allows it.
+
+    Static overlays (a legend above a line) are what makes an exact blit slow: they must be redrawn over
+    the animated artists every frame. Each overlay whose pixels touch no other overlay's is cached
+    instead: when, at its turn in the draw order, its box of the buffer still equals the background
+    (no animated artist drew there), the box is copied from a background that has the overlays drawn
+    (exactly what drawing it would give); otherwise it is drawn. Either way the frame is the full draw's.
+
+    Parameters
+    ----------
+    scene : Scene
+    blit : bool, optional
+        Force the full-redraw path with ``False`` (the reference the blitted frames are tested against).
+    """
+
+    #: Pixels added around each overlay's box (antialiasing reaches one pixel beyond a path).
+    PAD = 2
+
+    def __init__(self, scene: Scene, blit: bool | None = None):
+        self.scene = scene
+        self.blit = scene.blittable if blit is None else bool(blit) and scene.blittable
+        self._background = None
+        self._plan: list = []
+        self._known: set = set()
+        if self.blit:
+            with scene.style.context():
+                self._prepare_background()
+
+    def _prepare_background(self) -> None:
+        scene = self.scene
+        scene.update(0)  # later updates change data only, never the set of artists
+        dynamic = {id(a) for a in scene.animated}
+        self._known = dynamic
+        plan = _blit_plan(scene.figure, scene.animated)
+        for artist in plan:
+            artist.set_animated(True)
+        scene.canvas.draw()
+        self._background = scene.canvas.copy_from_bbox(scene.figure.bbox)
+        self._bare = self._buffer().copy()
+        self._plan = self._cache_overlays(plan, dynamic)
+        self._dressed = self._buffer().copy()
+
+    def _buffer(self) -> np.ndarray:
+        """The canvas's RGBA pixels, array of shape (H, W, 4), a writable view."""
+        return np.asarray(self.scene.canvas.buffer_rgba())
+
+    def _cache_overlays(self, plan: list, dynamic: set) -> list:
+        """Wrap the overlays of ``plan``; find each one's box; leave the buffer with all overlays drawn."""
+        canvas, figure = self.scene.canvas, self.scene.figure
+        renderer = canvas.get_renderer()
+        items, boxes = [], []
+        for artist in plan:
+            if id(artist) in dynamic:
+                items.append(artist)
+                continue
+            canvas.restore_region(self._background)
+            figure.draw_artist(artist)
+            try:
+                extent = artist.get_window_extent(renderer)
+            except Exception:  # an artist without extents is simply always redrawn
+                extent = None
+            boxes.append(_painted_box(self._bare, self._buffer(), extent, self.PAD))
+            items.append(_Overlay(artist))
+        overlays = [o for o in items if isinstance(o, _Overlay)]
+        for i, overlay in enumerate(overlays):
+            alone = all(not _overlap(boxes[i], b) for j, b in enumerate(boxes) if j != i)
+            if alone and extent_ok(boxes[i]):
+                overlay.rows, overlay.cols = slice(*boxes[i][:2]), slice(*boxes[i][2:])
+        canvas.restore_region(self._background)
+        for overlay in overlays:
+            figure.draw_artist(overlay.artist)
+        return items
+
+    def frame(self, t: int) -> np.ndarray:
+        """The frame at iteration ``t``, array of shape (H, W, 3), uint8."""
+        with self.scene.style.context():
+            return self._frame(t)
+
+    def frames(self, iterations: Iterable[int]) -> Iterator[np.ndarray]:
+        """Frames of several iterations under one style context (for workers: nothing else runs there)."""
+        with self.scene.style.context():
+            for t in iterations:
+                yield self._frame(t)
+
+    def _frame(self, t: int) -> np.ndarray:
+        scene = self.scene
+        changed = scene.update(t)
+        if self.blit:
+            unknown = [a for a in changed if id(a) not in self._known]
+            if unknown:
+                raise RuntimeError(
+                    f"a panel's update() returned {unknown[0]!r}, which its setup() did not return; "
+                    "blitting needs every animated artist from setup()"
+                )
+            scene.canvas.restore_region(self._background)
+            buffer = self._buffer()
+            for item in self._plan:
+                if not isinstance(item, _Overlay):
+                    scene.figure.draw_artist(item)
+                elif item.cached and np.array_equal(buffer[item.rows, item.cols], self._bare[item.rows, item.cols]):
+                    buffer[item.rows, item.cols] = self._dressed[item.rows, item.cols]
+                else:
+                    scene.figure.draw_artist(item.artist)
+        else:
+            # Panels may flag their artists animated (for blitting); a full draw must include them.
+            for artist in [*changed, *scene.animated]:
+                if artist.get_animated():
+                    artist.set_animated(False)
+            scene.canvas.draw()
+        return np.ascontiguousarray(self._buffer()[:, :, :3])
+
+
+def extent_ok(box) -> bool:
+    """A box worth caching: not empty."""
+    return box[1] > box[0] and box[3] > box[2]
+
+
+# ---------------------------------------------------------------------- workers
+_WORKER_STATE: dict = {}
+
+
+def _worker_init(spec: SceneSpec) -> None:
+    _WORKER_STATE.clear()
+    _WORKER_STATE["spec"] = spec
+
+
+def _worker_render(iterations: list[int]) -> np.ndarray:
+    """Render one chunk in a worker; the scene is built on the first chunk (errors reach the parent)."""
+    renderer = _WORKER_STATE.get("renderer")
+    if renderer is None:
+        renderer = FrameRenderer(_WORKER_STATE["spec"].build())
+        _WORKER_STATE["renderer"] = renderer
+    return np.stack(list(renderer.frames(iterations)))
+
+
+def _available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def resolve_workers(workers, n_frames: int) -> int:
+    """Number of processes for ``n_frames``: an int (capped by the frames) or ``"auto"``.
+
+    ``"auto"`` is the number of CPUs this process may use, capped so that each worker gets at least
+    :data:`MIN_FRAMES_PER_WORKER` frames (1 means render in this process).
+    """
+    if workers == "auto":
+        return max(1, min(_available_cpus(), n_frames // MIN_FRAMES_PER_WORKER))
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise InputError(f"workers: must be a positive integer or \"auto\", got {workers!r}")
+    return max(1, min(int(workers), n_frames))
+
+
+def _chunks(iterations: list[int], n_workers: int, frame_bytes: int) -> list[list[int]]:
+    size = max(1, min(CHUNK_FRAMES, CHUNK_BYTES // max(frame_bytes, 1),
+                      -(-len(iterations) // (4 * n_workers))))
+    return [iterations[i:i + size] for i in range(0, len(iterations), size)]
+
+
+def iter_frames(spec: SceneSpec, iterations: Iterable[int], *, workers=1) -> Iterator[np.ndarray]:
+    """Yield the frame of each iteration, in order, as arrays of shape (H, W, 3), uint8.
+
+    With ``workers`` > 1, chunks are rendered in spawned processes, at most two per worker in flight.
+    Closing the generator early cancels what is pending and stops the workers.
+    """
+    iterations = [int(t) for t in iterations]
+    n_workers = resolve_workers(workers, len(iterations))
+    if n_workers == 1:
+        renderer = FrameRenderer(spec.build())
+        for t in iterations:
+            yield renderer.frame(t)
+        return
+    chunks = deque(_chunks(iterations, n_workers, spec.frame_bytes()))
+    context = multiprocessing.get_context(START_METHOD)
+    pool = ProcessPoolExecutor(n_workers, mp_context=context, initializer=_worker_init, initargs=(spec,))
+    pending: deque = deque()
+    try:
+        while chunks or pending:
+            while chunks and len(pending) < 2 * n_workers:
+                pending.append(pool.submit(_worker_render, chunks.popleft()))
+            yield from pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def write_frames(frames: Iterable[np.ndarray], writer, *, total: int | None = None, progress=True,
+                 desc: str | None = None) -> int:
+    """Hand frames to ``writer.grab_frame`` as they come, with a tqdm bar on stderr; return the count.
+
+    The bar covers drawing and encoding, since the frames are drawn lazily by the iterator.
+    """
+    import sys
+
+    from tqdm import tqdm
+
+    count = 0
+    with tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, disable=not progress,
+              dynamic_ncols=True, leave=True) as bar:
+        for frame in frames:
+            writer.grab_frame(frame)
+            count += 1
+            bar.update(1)
+    return count

@@ -1,0 +1,318 @@
+"""A scene: one or more panels laid out in one figure, with a title line that follows the iteration.
+
+The layout is computed once (constrained layout, with the title at its widest) and then frozen, so
+nothing moves between frames. The figure is a bare :class:`matplotlib.figure.Figure` on an Agg canvas:
+no pyplot, no global state; everything is created and drawn inside the style's ``rc_context``.
+
+:func:`grid_figure` builds the small-multiples still: the scene's panels once per chosen iteration.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from emviz.errors import InputError
+from emviz.render.panel import PANELS, Panel, make_panel
+from emviz.render.style import TITLE_HEIGHT, Style, component_colors, make_style
+
+__all__ = ["Scene", "grid_figure", "resolve_panels", "resolve_layout", "grid_shape", "load_builtin_panels"]
+
+#: U+2007 FIGURE SPACE is as wide as a digit: numbers padded with it keep the title's width constant,
+#: so the centred title does not shift as iteration counts gain digits.
+FIGURE_SPACE = "\u2007"
+_MIDDOT = "\u00b7"
+_LAYOUT_PAD = {"h_pad": 0.04, "w_pad": 0.04}
+
+
+def load_builtin_panels() -> bool:
+    """Import :mod:`emviz.render.panels`, which registers the built-in panels. False if it is absent."""
+    try:
+        import emviz.render.panels  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("emviz.render.panels",):
+            raise
+        return False
+    return True
+
+
+def resolve_panels(specs) -> list[Panel]:
+    """Panels from names, ``{name: {options}}`` mappings or Panel objects (built-in panels loaded first)."""
+    if isinstance(specs, (str, dict, Panel)):
+        specs = [specs]
+    specs = list(specs) if specs is not None else []
+    if not specs:
+        raise InputError("panels: at least one panel is needed")
+    if any(not isinstance(s, Panel) for s in specs):
+        have_builtins = load_builtin_panels()
+        for spec in specs:
+            name = spec if isinstance(spec, str) else next(iter(spec), None) if isinstance(spec, dict) else None
+            if isinstance(name, str) and name not in PANELS and not have_builtins:
+                raise InputError(
+                    f"panels: unknown panel {name!r}: the built-in panels (emviz.render.panels) are not "
+                    f"installed; registered panels: {', '.join(PANELS.names()) or '(none)'}"
+                )
+    return [make_panel(s) for s in specs]
+
+
+def resolve_layout(layout, n_panels: int) -> tuple[int, int]:
+    """(rows, cols) for ``n_panels``: one row by default, or ``layout = [rows, cols]``."""
+    if layout is None:
+        return 1, n_panels
+    if isinstance(layout, (str, bytes)) or not hasattr(layout, "__len__") or len(layout) != 2:
+        raise InputError(f"layout: must be [rows, cols], got {layout!r}")
+    rows, cols = layout
+    for name, v in (("rows", rows), ("cols", cols)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise InputError(f"layout: {name} must be a positive integer, got {v!r}")
+    if rows * cols < n_panels:
+        raise InputError(f"layout: [{rows}, {cols}] has {rows * cols} cells for {n_panels} panels")
+    return int(rows), int(cols)
+
+
+def grid_shape(n_cells: int, n_panels: int) -> tuple[int, int]:
+    """(rows, cols) of a small-multiples grid of ``n_cells`` iterations for slides.
+
+    A one-panel scene fills rows of up to 3 cells (4 from 10 cells on), wider than tall; a scene of
+    several panels is already a row, so each iteration gets its own row.
+    """
+    if n_panels > 1:
+        return n_cells, 1
+    cols = n_cells if n_cells <= 3 else 2 if n_cells == 4 else 3 if n_cells <= 9 else 4
+    return math.ceil(n_cells / cols), cols
+
+
+class Scene:
+    """Panels drawn into one figure, and the per-frame title.
+
+    Parameters
+    ----------
+    panels : list of str, mapping or Panel
+        Panel specs (see :func:`emviz.render.panel.make_panel`). Panel objects are copied, so one spec
+        can serve several scenes.
+    trace : Trace
+    style : Style, mapping or str, optional
+    layout : [rows, cols], optional
+        Default: the panels in one row.
+    title : str or False, optional
+        A heading shown above the iteration line; ``False`` hides the title line altogether.
+
+    Attributes
+    ----------
+    figure : matplotlib.figure.Figure
+    canvas : FigureCanvasAgg
+    animated : list of Artist
+        Every artist that changes per frame (the panels' and the title).
+    """
+
+    def __init__(self, panels, trace, style=None, layout=None, title=None):
+        self.trace = trace
+        self.style: Style = make_style(style)
+        self.panels = [copy.copy(p) for p in resolve_panels(panels)]
+        for panel in self.panels:
+            panel.check(trace)
+        self.rows, self.cols = resolve_layout(layout, len(self.panels))
+        self.heading = _check_title(title)
+        self.colors = component_colors(trace.n_components)
+        self._ll_width = max(len(_format_ll(v)) for v in trace.log_likelihood)
+        with self.style.context():
+            self._build()
+
+    # ------------------------------------------------------------------ construction
+    def _build(self) -> None:
+        show_title = self.heading is not False
+        size = self.style.figure_size(self.rows, self.cols, title=show_title)
+        # Constrained layout from the start: panels' colour bars then take their room the way it expects.
+        self.figure = Figure(figsize=size, dpi=self.style.dpi, layout="constrained")
+        self.figure.get_layout_engine().set(**_LAYOUT_PAD)
+        self.canvas = FigureCanvasAgg(self.figure)
+        self.axes = []
+        self._panel_artists: list[list] = []
+        for i, panel in enumerate(self.panels):
+            ax = self.figure.add_subplot(self.rows, self.cols, i + 1, projection=panel.projection)
+            artists = panel.setup(ax, self.trace, self.colors)
+            self.axes.append(ax)
+            self._panel_artists.append(_check_artists(artists, panel, "setup"))
+        self._suptitle = None
+        if show_title:
+            # Laid out at its widest: every later title has the same width (see FIGURE_SPACE).
+            self._suptitle = self.figure.suptitle(self.title_text(self.trace.n_iter))
+        self._freeze_layout()
+        self.title_parts: list = []
+        if self._suptitle is not None:
+            self._split_title()
+
+    def _freeze_layout(self) -> None:
+        """Run constrained layout once (twice if the title had to shrink), then switch layout off."""
+        for _ in range(2):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                self.figure.draw_without_rendering()
+            if any("collapsed" in str(w.message) for w in caught):
+                w_in, h_in = self.figure.get_size_inches()
+                raise InputError(
+                    f"style.size: {w_in:g} x {h_in:g} inches is too small for {len(self.panels)} panel(s) "
+                    f"in a {self.rows} x {self.cols} layout at font size {self.style.font_size:g}"
+                )
+            if self._suptitle is None or not self._shrink_title():
+                break
+        self.figure.set_layout_engine("none")
+
+    def _shrink_title(self) -> bool:
+        """Make the title fit the figure's width; True if its size changed (the layout must be redone)."""
+        renderer = self.canvas.get_renderer()
+        width = self._suptitle.get_window_extent(renderer).width
+        room = 0.96 * self.figure.bbox.width
+        if width <= room:
+            return False
+        self._suptitle.set_fontsize(self._suptitle.get_fontsize() * room / width)
+        return True
+
+    def _split_title(self) -> None:
+        """Replace the laid-out title by texts at fixed places: static words, and the numbers that change.
+
+        Only the numbers are redrawn per frame (a fraction of the glyphs). Every line has the same width
+        (numbers padded with FIGURE_SPACE), so the pieces sit where the centred whole line would.
+        """
+        fig, sup = self.figure, self._suptitle
+        renderer = self.canvas.get_renderer()
+        box = sup.get_window_extent(renderer)
+        prop = sup.get_fontproperties()
+        # Figure fractions, not pixels: a PDF/SVG still is drawn at another dpi.
+        fig_w, fig_h = fig.bbox.width, fig.bbox.height
+        style = {"fontproperties": prop, "color": sup.get_color()}
+        sup.set_visible(False)
+        if self.heading:
+            fig.text((box.x0 + box.width / 2) / fig_w, box.y1 / fig_h, self.heading, ha="center", va="top", **style)
+        parts = self._title_pieces(self.trace.n_iter)
+        line = "".join(parts)
+        width = renderer.get_text_width_height_descent(line, prop, ismath=False)[0]
+        x = box.x0 + (box.width - width) / 2
+        for i, piece in enumerate(parts):
+            text = fig.text(x / fig_w, box.y0 / fig_h, piece, ha="left", va="bottom", **style)
+            if i % 2 == 1:  # the numbers: iteration, log-likelihood
+                self.title_parts.append(text)
+            x += renderer.get_text_width_height_descent(piece, prop, ismath=False)[0]
+
+    # ------------------------------------------------------------------ per frame
+    @property
+    def blittable(self) -> bool:
+        """Whether every panel's static parts stay put, so frames can be blitted."""
+        return all(p.blittable for p in self.panels)
+
+    @property
+    def animated(self) -> list:
+        """Every artist that changes per frame: the panels' and the title's numbers."""
+        return [a for artists in self._panel_artists for a in artists] + list(self.title_parts)
+
+    @property
+    def size_px(self) -> tuple[int, int]:
+        """(width, height) of a frame in pixels."""
+        return self.canvas.get_width_height()
+
+    def _title_pieces(self, t: int) -> list[str]:
+        """The iteration line in pieces: words, iteration, words, log-likelihood."""
+        n_iter = self.trace.n_iter
+        step = str(t).rjust(len(str(n_iter)), FIGURE_SPACE)
+        ll = _format_ll(self.trace.log_likelihood[t]).rjust(self._ll_width, FIGURE_SPACE)
+        return ["Iteration ", step, f"/{n_iter} {_MIDDOT} log-likelihood ", ll]
+
+    def title_text(self, t: int) -> str:
+        """The title at iteration ``t``: ``Iteration t/T · log-likelihood -17112.88`` (after the heading).
+
+        Numbers are left-padded with U+2007 FIGURE SPACE to a constant width.
+        """
+        line = "".join(self._title_pieces(t))
+        return f"{self.heading}\n{line}" if self.heading else line
+
+    def shown_title(self) -> str:
+        """The title as the figure shows it now (heading, then the iteration line)."""
+        if self._suptitle is None:
+            return ""
+        texts = [a for a in self.figure.texts if a is not self._suptitle and a.get_visible()]
+        heading = [a.get_text() for a in texts if a.get_ha() == "center"]
+        line = "".join(a.get_text() for a in texts if a.get_ha() == "left")
+        return "\n".join(heading + [line])
+
+    def update(self, t: int) -> list:
+        """Show iteration ``t``: update every panel and the title; return the changed artists.
+
+        Call inside ``self.style.context()`` (the frame renderers do).
+        """
+        if not 0 <= t <= self.trace.n_iter:
+            raise InputError(f"iteration {t} is beyond the trace, which has iterations 0..{self.trace.n_iter}")
+        changed = []
+        for panel in self.panels:
+            changed.extend(_check_artists(panel.update(t), panel, "update"))
+        if self.title_parts:
+            pieces = self._title_pieces(t)
+            for text, piece in zip(self.title_parts, pieces[1::2]):
+                text.set_text(piece)
+            changed.extend(self.title_parts)
+        return changed
+
+
+def _format_ll(value) -> str:
+    return f"{float(value):.2f}"
+
+
+def _check_title(title):
+    if title is None or title is False:
+        return title
+    if not isinstance(title, str):
+        raise InputError(f"title: must be a string or false, got {type(title).__name__}")
+    return title.strip() or None
+
+
+def _check_artists(artists, panel, method: str) -> list:
+    from matplotlib.artist import Artist
+
+    artists = list(artists or [])
+    for a in artists:
+        if not isinstance(a, Artist):
+            raise TypeError(f"panel {panel.name!r}: {method}() must return matplotlib artists, got {type(a).__name__}")
+    return artists
+
+
+def grid_figure(panels, trace, iterations, style=None, title=None) -> Figure:
+    """Small multiples for slides: the scene's panels at each of ``iterations``, titled "Iteration t".
+
+    Each cell is as large as one animation frame of the same panels (``style.size`` or the automatic
+    size), so a grid of r x c cells measures ``c * width`` by ``r * height`` (plus a title line when
+    ``title`` is given).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        On an Agg canvas, laid out with constrained layout (draw or save it inside ``style.context()``).
+    """
+    style = make_style(style)
+    base = resolve_panels(panels)
+    for panel in base:
+        panel.check(trace)
+    heading = _check_title(title)
+    iterations = list(iterations)
+    rows, cols = grid_shape(len(iterations), len(base))
+    cell_w, cell_h = style.figure_size(1, len(base), title=True)
+    extra = TITLE_HEIGHT if heading else 0.0
+    colors = component_colors(trace.n_components)
+    with style.context():
+        fig = Figure(figsize=(cols * cell_w, rows * cell_h + extra), dpi=style.dpi, layout="constrained")
+        FigureCanvasAgg(fig)
+        fig.get_layout_engine().set(**_LAYOUT_PAD)
+        if heading:
+            fig.suptitle(heading)
+        cells = np.asarray(fig.subfigures(rows, cols, squeeze=False)).ravel()
+        for t, cell in zip(iterations, cells):
+            cell.suptitle(f"Iteration {t}")
+            for j, spec in enumerate(base):
+                panel = copy.copy(spec)
+                ax = cell.add_subplot(1, len(base), j + 1, projection=panel.projection)
+                panel.setup(ax, trace, colors)
+                panel.update(t)
+    return fig
