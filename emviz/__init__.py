@@ -1,5 +1,19 @@
-"""emviz: animate how EM fits a Gaussian mixture."""
+"""emviz: animate how EM fits a Gaussian mixture.
 
+Fit and record::
+
+    trace = emviz.Recorder(emviz.GaussianMixture(3, init="kmeans++", max_iter=200)).run(X)
+    trace.save("trace.npz")
+
+Render a trace, or run a whole config as ``python -m emviz render`` does::
+
+    emviz.render(trace, panels=["components"], path="em.gif", fps=10)
+    emviz.run("gallery/docs_1d.yaml", out="out/")
+"""
+
+import types as _types
+
+from emviz import render as _render_package
 from emviz.em import FitError, GaussianMixture
 from emviz.errors import InputError
 from emviz.mixture import Mixture
@@ -8,4 +22,38 @@ from emviz.trace import Trace
 
 __version__ = "0.1.0"
 
-__all__ = ["FitError", "GaussianMixture", "InputError", "Mixture", "Recorder", "Trace", "__version__"]
+__all__ = [
+    "Dataset", "FitError", "GaussianMixture", "InputError", "Mixture", "Recorder", "Trace",
+    "load_config", "load_data", "render", "run", "schema", "__version__",
+]
+
+_LAZY = {
+    "run": ("emviz.pipeline", "run"),
+    "Dataset": ("emviz.data", "Dataset"),
+    "load_data": ("emviz.data", "load_data"),
+    "load_config": ("emviz.config", "load_config"),
+    "schema": ("emviz.config", "schema"),
+}
+
+
+def __getattr__(name):
+    # Lazy so that ``import emviz`` does not import matplotlib, pydantic or YAML.
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'emviz' has no attribute {name!r}")
+
+
+class _CallableRenderModule(_types.ModuleType):
+    """``emviz.render`` is the rendering subpackage and, called, :func:`emviz.render.api.render`."""
+
+    def __call__(self, *args, **kwargs):
+        from emviz.render.api import render
+
+        return render(*args, **kwargs)
+
+
+_render_package.__class__ = _CallableRenderModule
+render = _render_package

@@ -273,7 +273,7 @@ class ModelSection(_Section):
 
     n_components: int = Field(ge=1, description="K")
     covariance_type: Literal["full", "diag", "spherical", "tied"] = "full"
-    init: InitSpec = "kmeans++"
+    init: InitSpec = "kmeans"
     max_iter: int = Field(100, ge=1)
     tol: float = Field(1e-3, ge=0, allow_inf_nan=False, description="stop when the mean log-likelihood gains less; 0 runs max_iter steps")
     reg_covar: float = Field(1e-6, ge=0, allow_inf_nan=False)

@@ -3,7 +3,7 @@
 A surface takes a base mixture, substitutes grid values for two scalar parameters (of one component
 or of two different components) and evaluates the log-likelihood of every substituted mixture in
 batches with torch, using the fitter's own batched log-likelihood
-(:func:`emviz.em.kernels.batched_mixture_loglik`) so that a landscape and the recorded log-likelihoods
+(:func:`emviz.em.kernels.gaussian_log_density`) so that a landscape and the recorded log-likelihoods
 come from the same code.
 
 Parameter names
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emviz.em.kernels import batched_mixture_loglik
+from emviz.em.kernels import gaussian_log_density
 from emviz.errors import InputError
 from emviz.mixture import Mixture
 
@@ -214,13 +214,41 @@ def loglik_surface(X, base_mixture: Mixture, axes, values_a, values_b, n_samples
     flat = [torch.as_tensor(g.ravel(), dtype=dtype, device=device) for g in (grid_a, grid_b)]
     batch, rows = _chunk_sizes(X.shape[0], base_mixture.n_components, base_mixture.n_features,
                                X.element_size(), chunk_bytes)
+    # Only the components with a mean or std on an axis change their densities across the grid: the
+    # others' log-densities are computed once, not once per grid point (K times less work on the
+    # usual one-component landscapes).
+    varying = sorted({k for k, param in parsed if param.kind != "weight"})
+    weight_axis = any(param.kind == "weight" for _, param in parsed)
+    base_log_density = gaussian_log_density(X, base[1], base[2])  # (K, S)
     out = torch.empty(grid_a.size, dtype=dtype, device=device)
     for start in range(0, grid_a.size, batch):
         cols = [f[start:start + batch] for f in flat]
         weights, means, covs, invalid = _substitute(base, parsed, cols)
-        total = sum(batched_mixture_loglik(X[r:r + rows], weights, means, covs) for r in range(0, X.shape[0], rows))
+        total = sum(_batch_loglik(X[r:r + rows], base_log_density[:, r:r + rows], weights, means, covs,
+                                  varying, weight_axis) for r in range(0, X.shape[0], rows))
         out[start:start + batch] = torch.where(invalid, torch.nan, total * scale)
     return out.cpu().numpy().reshape(grid_a.shape)
+
+
+def _batch_loglik(X, base_log_density, weights, means, covs, varying, weight_axis) -> torch.Tensor:
+    """Total log-likelihood of rows X (R, D) under B substituted mixtures, array of shape (B,).
+
+    ``base_log_density`` (K, R) holds every component's log-density under the base parameters; only
+    the ``varying`` components are evaluated per mixture.
+    """
+    b, k = weights.shape
+    log_w = torch.log(weights)
+    fixed = [j for j in range(k) if j not in varying]
+    if weight_axis:
+        pieces = [log_w[:, j, None] + base_log_density[j] for j in fixed]
+    elif fixed:
+        # Weights of the fixed components are the same for every mixture: fold them into one term.
+        pieces = [torch.logsumexp(log_w[0, fixed, None] + base_log_density[fixed], dim=0).expand(b, -1)]
+    else:
+        pieces = []
+    for j in varying:
+        pieces.append(log_w[:, j, None] + gaussian_log_density(X, means[:, j], covs[:, j]))
+    return torch.logsumexp(torch.stack(pieces), dim=0).sum(-1)
 
 
 def loglik_grid(X, mixture: Mixture, component: int, params, axis_values_a, axis_values_b,

@@ -106,7 +106,7 @@ def test_the_issue_example_loads_with_its_values(tmp_path):
 
 def test_defaults(tmp_path):
     config = load_config(write(tmp_path, BASE))
-    assert config.model.covariance_type == "full" and config.model.init == "kmeans++"
+    assert config.model.covariance_type == "full" and config.model.init == "kmeans"
     assert config.model.tol == 1e-3 and config.model.device == "auto" and config.model.algorithm == "em"
     assert config.frames.fps == 10.0 and config.frames.schedule is None and config.frames.workers == 1
     assert config.style.theme == "light" and config.record.save is None

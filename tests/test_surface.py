@@ -123,7 +123,7 @@ def test_uses_the_fitters_kernel():
     import emviz.em.kernels
     import emviz.surface
 
-    assert emviz.surface.batched_mixture_loglik is emviz.em.kernels.batched_mixture_loglik
+    assert emviz.surface.gaussian_log_density is emviz.em.kernels.gaussian_log_density
 
 
 # ---------------------------------------------------------------------- names and errors

@@ -137,9 +137,11 @@ class GaussianMixture:
     ----------
     n_components : int
     covariance_type : {"full", "tied", "diag", "spherical"}
-    init : Mixture or {"kmeans++", "kmeans", "random", "random_from_data"}
+    init : Mixture or {"kmeans", "kmeans++", "random", "random_from_data"}
         An explicit start (covariances (K, D, D) with the covariance type's structure) or the name of a
-        scikit-learn initialisation.
+        scikit-learn initialisation. ``kmeans`` (the default, as in scikit-learn) estimates the starting
+        covariances from the k-means clusters; ``kmeans++`` and ``random_from_data`` start every
+        component on a single data point, so their starting covariances are just ``reg_covar``.
     reg_covar : float
         Added to the diagonal of every covariance estimate.
     tol : float
@@ -156,7 +158,7 @@ class GaussianMixture:
         How steps are evaluated (see :mod:`emviz.em.kernels`); ``auto`` takes ``moments`` in float64.
     """
 
-    def __init__(self, n_components=1, covariance_type="full", init="kmeans++", reg_covar=1e-6, tol=1e-3,
+    def __init__(self, n_components=1, covariance_type="full", init="kmeans", reg_covar=1e-6, tol=1e-3,
                  max_iter=100, dtype="float64", device="auto", seed=0, algorithm="em", kernel="auto"):
         if not isinstance(n_components, (int, np.integer)) or isinstance(n_components, bool) or n_components < 1:
             raise InputError(f"n_components: must be an integer >= 1, got {n_components!r}")

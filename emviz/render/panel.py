@@ -14,7 +14,7 @@ from typing import ClassVar
 from emviz.errors import InputError, did_you_mean
 from emviz.registry import Registry
 
-__all__ = ["Panel", "PANELS", "make_panel"]
+__all__ = ["Panel", "PANELS", "make_panel", "panel_options", "register_panel"]
 
 PANELS = Registry("panel")
 
@@ -102,5 +102,7 @@ def make_panel(spec) -> Panel:
             )
     try:
         return cls(**options)
+    except InputError:
+        raise  # the panel's own message already names it
     except (TypeError, ValueError) as exc:
         raise InputError(f"panel {name!r}: {exc}") from None
