@@ -14,10 +14,8 @@ Render a trace, or run a whole config as ``python -m emviz render`` does::
 import types as _types
 
 from emviz import render as _render_package
-from emviz.em import FitError, GaussianMixture
 from emviz.errors import InputError
 from emviz.mixture import Mixture
-from emviz.recorder import Recorder
 from emviz.trace import Trace
 
 __version__ = "0.1.0"
@@ -28,6 +26,9 @@ __all__ = [
 ]
 
 _LAZY = {
+    "GaussianMixture": ("emviz.em.gmm", "GaussianMixture"),
+    "FitError": ("emviz.em.gmm", "FitError"),
+    "Recorder": ("emviz.recorder", "Recorder"),
     "run": ("emviz.pipeline", "run"),
     "Dataset": ("emviz.data", "Dataset"),
     "load_data": ("emviz.data", "load_data"),
@@ -37,7 +38,8 @@ _LAZY = {
 
 
 def __getattr__(name):
-    # Lazy so that ``import emviz`` does not import matplotlib, pydantic or YAML.
+    # Lazy so that ``import emviz`` imports neither torch (render workers never need it) nor
+    # matplotlib, pydantic or YAML.
     if name in _LAZY:
         import importlib
 
