@@ -143,7 +143,9 @@ def test_resolve_workers():
     assert resolve_workers(1, 100) == 1
     assert resolve_workers(4, 3) == 3
     assert resolve_workers("auto", 5) == 1
-    assert resolve_workers("auto", 10_000) >= 1
+    assert resolve_workers("auto", 300, blittable=True) == 1
+    cpus = resolve_workers("auto", 10_000)
+    assert cpus >= 1 and resolve_workers("auto", 48, blittable=False) == min(2, cpus)
     for bad in (0, -1, "many", 1.5, True):
         with pytest.raises(InputError, match="workers"):
             resolve_workers(bad, 10)

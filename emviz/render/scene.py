@@ -140,8 +140,9 @@ class Scene:
             self._panel_artists.append(_check_artists(artists, panel, "setup"))
         self._suptitle = None
         if show_title:
-            # Laid out at its widest: every later title has the same width (see FIGURE_SPACE).
-            self._suptitle = self.figure.suptitle(self.title_text(self.trace.n_iter))
+            # The static words, with blank digit-wide FIGURE_SPACEs where the numbers go: every frame's
+            # title has this width, and only the numbers (drawn over the blanks) change per frame.
+            self._suptitle = self.figure.suptitle(self._title_template())
         self._freeze_layout()
         self.title_parts: list = []
         if self._suptitle is not None:
@@ -174,30 +175,40 @@ class Scene:
         return True
 
     def _split_title(self) -> None:
-        """Replace the laid-out title by texts at fixed places: static words, and the numbers that change.
+        """Replace the laid-out title by single-line texts: the heading, the template, and its numbers.
 
-        Only the numbers are redrawn per frame (a fraction of the glyphs). Every line has the same width
-        (numbers padded with FIGURE_SPACE), so the pieces sit where the centred whole line would.
+        The heading and the template stay in the static background; per frame only the numbers are
+        redrawn over the template's blanks (a few glyphs instead of the whole line). Every text is one
+        line aligned at its bottom, so the numbers share the template's baseline exactly.
         """
         fig, sup = self.figure, self._suptitle
         renderer = self.canvas.get_renderer()
         box = sup.get_window_extent(renderer)
         prop = sup.get_fontproperties()
-        # Figure fractions, not pixels: a PDF/SVG still is drawn at another dpi.
-        fig_w, fig_h = fig.bbox.width, fig.bbox.height
-        style = {"fontproperties": prop, "color": sup.get_color()}
         sup.set_visible(False)
-        if self.heading:
-            fig.text((box.x0 + box.width / 2) / fig_w, box.y1 / fig_h, self.heading, ha="center", va="top", **style)
-        parts = self._title_pieces(self.trace.n_iter)
-        line = "".join(parts)
-        width = renderer.get_text_width_height_descent(line, prop, ismath=False)[0]
-        x = box.x0 + (box.width - width) / 2
-        for i, piece in enumerate(parts):
-            text = fig.text(x / fig_w, box.y0 / fig_h, piece, ha="left", va="bottom", **style)
-            if i % 2 == 1:  # the numbers: iteration, log-likelihood
-                self.title_parts.append(text)
-            x += renderer.get_text_width_height_descent(piece, prop, ismath=False)[0]
+
+        def width(text: str) -> float:
+            return renderer.get_text_width_height_descent(text, prop, ismath=False)[0]
+
+        def text(x, y, s, **kw):
+            # Figure fractions, not pixels: a PDF/SVG still is drawn at another dpi.
+            return fig.text(x / fig.bbox.width, y / fig.bbox.height, s, fontproperties=prop,
+                            color=sup.get_color(), **kw)
+
+        *heading, template = self._title_template().split("\n")
+        if heading:
+            text(box.x0 + box.width / 2, box.y1, heading[0], ha="center", va="top")
+        left = box.x0 + (box.width - width(template)) / 2  # the line is centred in the box
+        self._template_text = text(left, box.y0, template, ha="left", va="bottom")
+        pieces = self._title_pieces(self.trace.n_iter)
+        for i in (1, 3):
+            x = left + width(template[: sum(len(p) for p in pieces[:i])])
+            self.title_parts.append(text(x, box.y0, pieces[i], ha="left", va="bottom"))
+
+    def _title_template(self) -> str:
+        pieces = self._title_pieces(self.trace.n_iter)
+        line = "".join(p if i % 2 == 0 else FIGURE_SPACE * len(p) for i, p in enumerate(pieces))
+        return f"{self.heading}\n{line}" if self.heading else line
 
     # ------------------------------------------------------------------ per frame
     @property
@@ -231,13 +242,14 @@ class Scene:
         return f"{self.heading}\n{line}" if self.heading else line
 
     def shown_title(self) -> str:
-        """The title as the figure shows it now (heading, then the iteration line)."""
+        """The title as the figure shows it now: the template with the numbers' texts in its blanks."""
         if self._suptitle is None:
             return ""
-        texts = [a for a in self.figure.texts if a is not self._suptitle and a.get_visible()]
-        heading = [a.get_text() for a in texts if a.get_ha() == "center"]
-        line = "".join(a.get_text() for a in texts if a.get_ha() == "left")
-        return "\n".join(heading + [line])
+        *heading, _ = self._suptitle.get_text().split("\n")
+        words = self._title_pieces(self.trace.n_iter)[0::2]
+        shown = words[0] + self.title_parts[0].get_text() + words[1] + self.title_parts[1].get_text()
+        assert len(shown) == len(self._template_text.get_text()), "the numbers must fill the blanks exactly"
+        return "\n".join([*heading, shown])
 
     def update(self, t: int) -> list:
         """Show iteration ``t``: update every panel and the title; return the changed artists.
