@@ -41,8 +41,9 @@ class Trace:
     log_likelihood : array of shape (T+1,)
     resp_index : int array of shape (M,)
         Rows of ``X`` whose responsibilities were recorded.
-    resp : array of shape (T+1, M, K)
-        Responsibilities of those points under the parameters at t.
+    resp : float32 array of shape (T+1, M, K)
+        Responsibilities of those points under the parameters at t. Kept in float32: they are drawn,
+        never computed with, and they are most of a trace's bytes.
     X : array of shape (S, D)
         The data shown (all N points, or a seeded sample of them).
     labels : int array of shape (S,), optional
@@ -67,7 +68,8 @@ class Trace:
     def __post_init__(self):
         for name in _ARRAY_FIELDS:
             arr = np.asarray(getattr(self, name))
-            arr = arr.astype(np.int64) if name == "resp_index" else arr.astype(np.float64, copy=False)
+            dtype = {"resp_index": np.int64, "resp": np.float32}.get(name, np.float64)
+            arr = arr.astype(dtype, copy=False)
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
         if self.labels is not None:
