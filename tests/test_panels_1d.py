@@ -229,12 +229,12 @@ def test_contour_path_and_markers(contour_1d):
     for t in (0, 2, T):
         panel.update(t)
         for view in panel._views:
-            k = view.component
+            k = view.axes[0][0]
             np.testing.assert_array_equal(view.path_line.get_xdata(), trace.means[: t + 1, k, 0])
             np.testing.assert_array_equal(view.path_line.get_ydata(), trace.stds[: t + 1, k, 0])
             np.testing.assert_array_equal(view.current.get_xydata(), [[trace.means[t, k, 0], trace.stds[t, k, 0]]])
     for view in panel._views:
-        k = view.component
+        k = view.axes[0][0]
         marks = {line.get_gid(): line.get_xydata() for line in view.sub.lines if line.get_gid()}
         np.testing.assert_array_equal(marks["start"], [[trace.means[0, k, 0], trace.stds[0, k, 0]]])
         np.testing.assert_allclose(marks["truth"], [[trace.truth.means[k, 0], trace.truth.stds[k, 0]]])
@@ -248,9 +248,9 @@ def test_contour_grid_matches_scipy_with_n_over_s_scaling(contour_1d):
     trace, _, _, panel, _ = contour_1d
     final = trace.mixture(-1)
     for view in panel._views:
-        rng = np.random.default_rng(view.component)
+        rng = np.random.default_rng(view.axes[0][0])
         for i, j in zip(rng.integers(0, 12, 4), rng.integers(0, 12, 4)):
-            mix = with_mean_std(final, view.component, view.values[0][j], view.values[1][i])
+            mix = with_mean_std(final, view.axes[0][0], view.values[0][j], view.values[1][i])
             assert view.Z[i, j] == pytest.approx(ref_loglik(trace.X, mix, n_samples=1000), rel=1e-9)
         np.testing.assert_array_equal(view.contour.levels, contour_levels(view.Z, 8, panel.clip))
 
@@ -293,7 +293,7 @@ def test_contour_2d_defaults_to_the_means():
     _, _, panel, _ = setup({"loglik_contour": {"grid": 5, "components": [0]}}, trace)
     (view,) = panel._views
     panel.update(2)
-    assert view.names == ("mean0", "mean1")
+    assert tuple(name for _, name in view.axes) == ("mean0", "mean1")
     np.testing.assert_array_equal(view.path_line.get_xydata(), trace.means[:3, 0, :])
     means = trace.means[-1].copy()
     means[0] = [view.values[0][4], view.values[1][1]]

@@ -92,6 +92,8 @@ def make_panel(spec) -> Panel:
             raise InputError(f"panel {name!r}: options must be a mapping, got {type(options).__name__}")
     else:
         raise InputError(f"a panel is a name or {{name: {{options}}}}, got {spec!r}")
+    import emviz.render.panels  # noqa: F401  (registers the built-in panels)
+
     cls = PANELS.get(name)
     known = panel_options(cls)
     for key in options:

@@ -96,9 +96,11 @@ class LoglikContourPanel(Panel):
 
     Parameters
     ----------
-    params : pair of str, optional
+    params : pair of str, or pair of [component, str], optional
         The two parameters on x and y: ``mean``, ``std`` (1D), ``meanJ``, ``stdJ`` (feature J, 0-based),
-        ``weight``. Default ``[mean, std]`` in 1D and ``[mean0, mean1]`` otherwise.
+        ``weight``. Default ``[mean, std]`` in 1D and ``[mean0, mean1]`` otherwise: one subplot per
+        component. Pairs such as ``[[0, mean], [1, mean]]`` name parameters of two components: then
+        there is one subplot, over (mu1, mu2) for example, as in the lecture picture.
     components : list of int, optional
         Components to draw (0-based indices; labels show them 1-based), one subplot each. Default: all.
     hold : {"final", "truth", "current"}
@@ -116,6 +118,12 @@ class LoglikContourPanel(Panel):
     legend : bool or str
         ``True``: in the corner of the first subplot farthest from the path; a corner name puts it
         there; ``False``: none.
+    optimizers : list of str
+        ``scipy.optimize.minimize`` methods (``BFGS``, ``Nelder-Mead``, ``L-BFGS-B``, ...) run from EM's
+        start over the same two parameters, the others held as the landscape holds them. Iteration i
+        of each optimiser is revealed with EM's iteration i; one that fails or diverges ends in a cross
+        and says so in the legend. Not with ``hold: current`` (the landscape would move under them).
+    optimizer_max_iter : int
     """
 
     summary: ClassVar[str] = "log-likelihood contours over two parameters of each component, with EM's path"
@@ -128,6 +136,8 @@ class LoglikContourPanel(Panel):
     clip: float = 0.25
     cmap: str = "viridis"
     legend: bool | str = True
+    optimizers: tuple[str, ...] = ()
+    optimizer_max_iter: int = 200
 
     _trace: object = field(init=False, default=None, repr=False)
     _subs: list = field(init=False, default_factory=list, repr=False)
@@ -142,11 +152,21 @@ class LoglikContourPanel(Panel):
             return InputError(f"panel 'loglik_contour': option {option!r} must be {must}, got {value!r}")
 
         if self.params is not None:
-            if not isinstance(self.params, (list, tuple)) or len(self.params) != 2 or not all(
-                isinstance(p, str) for p in self.params
-            ) or self.params[0] == self.params[1]:
-                raise bad("params", "two different parameter names", self.params)
-            self.params = tuple(self.params)
+            self.params = _normalise_params(self.params)
+            if self.params is None:
+                raise bad("params", "two different parameter names, or two [component, name] pairs", self.params)
+        if isinstance(self.optimizers, str) or not isinstance(self.optimizers, (list, tuple)):
+            raise bad("optimizers", "a list of scipy.optimize method names", self.optimizers)
+        from emviz.optimizers import check_methods
+
+        try:
+            self.optimizers = check_methods(self.optimizers)
+        except InputError as exc:
+            raise InputError(f"panel 'loglik_contour': option 'optimizers': {exc}") from None
+        if self.optimizers and self.hold == "current":
+            raise bad("hold", "final or truth when optimizers are drawn", self.hold)
+        if self.params is not None and isinstance(self.params[0], tuple) and self.components is not None:
+            raise bad("components", "left out when params name [component, name] pairs", self.components)
         if self.components is not None:
             if not isinstance(self.components, (list, tuple)) or not self.components or not all(
                 isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in self.components
@@ -155,7 +175,7 @@ class LoglikContourPanel(Panel):
             self.components = tuple(self.components)
         if self.hold not in _HOLDS:
             raise bad("hold", f"one of {', '.join(_HOLDS)}", self.hold)
-        for option, low in (("grid", 2), ("levels", 1)):
+        for option, low in (("grid", 2), ("levels", 1), ("optimizer_max_iter", 1)):
             value = getattr(self, option)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise bad(option, f"an integer >= {low}", value)
@@ -176,7 +196,7 @@ class LoglikContourPanel(Panel):
         k = 2 if isinstance(trace_or_dims, int) else trace_or_dims.n_components
         try:
             for name in self.param_names(d):
-                parse_param(name, d, k)
+                parse_param(name if isinstance(name, str) else name[1], d, k)
         except InputError as exc:
             raise InputError(f"panel 'loglik_contour': option 'params': {exc}") from None
         if not isinstance(trace_or_dims, int):
@@ -184,6 +204,8 @@ class LoglikContourPanel(Panel):
 
     def _check_against(self, trace) -> None:
         bad = [k for k in self.components or () if k >= trace.n_components]
+        if self._pairs():
+            bad += [k for k, _ in self.params if k >= trace.n_components]
         if bad:
             raise InputError(f"panel 'loglik_contour': option 'components': {bad} not among the "
                              f"components 0..{trace.n_components - 1}")
@@ -215,40 +237,77 @@ class LoglikContourPanel(Panel):
 
         self.check(trace)
         self._trace = trace
-        names = self.param_names(trace.n_features)
-        params = [parse_param(n, trace.n_features, trace.n_components) for n in names]
-        comps = self.components or tuple(range(trace.n_components))
         truth = matched_truth(trace)
         if truth is not None and truth.n_components != trace.n_components:
             truth = None  # unpaired components: no true point to mark
-        self._subs = split_axes(ax, len(comps))
-        self._views = [self._setup_view(sub, k, names, params, colors[k], truth) for sub, k in zip(self._subs, comps)]
+        if self._pairs():
+            views_axes = [tuple((k, name) for k, name in self.params)]
+            path_colors = [None]  # a path through two components' parameters: the neutral path colour
+        else:
+            names = self.param_names(trace.n_features)
+            comps = self.components or tuple(range(trace.n_components))
+            views_axes = [((k, names[0]), (k, names[1])) for k in comps]
+            path_colors = [colors[k] for k in comps]
+        self._subs = split_axes(ax, len(views_axes))
+        self._views = [self._setup_view(sub, axes, color, truth)
+                       for sub, axes, color in zip(self._subs, views_axes, path_colors)]
         if self.legend:
             self._add_legend(self._views[0], truth is not None)
         return self.update(0)
 
-    def _setup_view(self, sub, k, names, params, color, truth) -> "_View":
-        from emviz.surface import param_values
+    def _pairs(self) -> bool:
+        return self.params is not None and not isinstance(self.params[0], str)
+
+    def _setup_view(self, sub, axes, color, truth) -> "_View":
+        from emviz.surface import param_values, parse_param
 
         tr = self._trace
-        path = [param_values(tr.weights, tr.means, tr.covariances, k, p) for p in params]
+        params = [parse_param(name, tr.n_features, tr.n_components) for _, name in axes]
+        path = [param_values(tr.weights, tr.means, tr.covariances, k, p) for (k, _), p in zip(axes, params)]
         true_point = None
         if truth is not None:
-            true_point = [float(param_values(truth.weights, truth.means, truth.covariances, k, p)) for p in params]
+            true_point = [float(param_values(truth.weights, truth.means, truth.covariances, k, p))
+                          for (k, _), p in zip(axes, params)]
         axes_values = [self._axis_values(p, path[i], None if true_point is None else true_point[i])
                        for i, p in enumerate(params)]
-        view = _View(sub=sub, component=k, names=names, values=axes_values, path=path, true_point=true_point)
+        view = _View(sub=sub, axes=axes, values=axes_values, path=path, true_point=true_point)
         start_t = 0 if self.hold == "current" else -1
         view.contour = self._draw_contour(view, self._landscape(view, start_t))
         view.landscape_t = start_t
         view.colorbar = _label_colorbar(sub.figure.colorbar(view.contour, ax=sub, fraction=0.06, pad=0.03))
         self._draw_markers(view, color)
+        if self.optimizers:
+            self._draw_optimizers(view)
         sub.set_xlim(axes_values[0][0], axes_values[0][-1])
         sub.set_ylim(axes_values[1][0], axes_values[1][-1])
-        sub.set_xlabel(_param_label(params[0], tr.n_features))
-        sub.set_ylabel(_param_label(params[1], tr.n_features))
-        sub.set_title(component_label(k).capitalize())
+        pair = axes[0][0] != axes[1][0]
+        labels = [_param_label(p, tr.n_features) + (f" ({component_label(k)})" if pair else "")
+                  for (k, _), p in zip(axes, params)]
+        sub.set_xlabel(labels[0])
+        sub.set_ylabel(labels[1])
+        if not pair:
+            sub.set_title(component_label(axes[0][0]).capitalize())
         return view
+
+    def _draw_optimizers(self, view: "_View") -> None:
+        from emviz.optimizers import optimizer_paths
+
+        start = (float(view.path[0][0]), float(view.path[1][0]))
+        box = [(v[0], v[-1]) for v in view.values]
+        view.optimizers = optimizer_paths(self._trace.X, self.held_mixture(-1), list(view.axes), start,
+                                          self.optimizers, n_samples=self._trace.n_samples,
+                                          max_iter=self.optimizer_max_iter, box=box)
+        outline = [patheffects.withStroke(linewidth=3.5, foreground="black")]
+        view.optimizer_lines = []
+        for i, opt in enumerate(view.optimizers):
+            color, style, marker = _OPTIMIZER_STYLES[i % len(_OPTIMIZER_STYLES)]
+            line = view.sub.plot([], [], color=color, ls=style, lw=1.8, marker=marker, ms=4, zorder=3,
+                                 path_effects=outline, animated=True, label=opt.message)[0]
+            end = None
+            if opt.status in ("failed", "diverged"):
+                end = view.sub.plot([], [], ls="", marker="X", ms=10, mfc=color, mec="black", zorder=5,
+                                    animated=True)[0]
+            view.optimizer_lines.append((opt, line, end))
 
     def _axis_values(self, param, path: np.ndarray, true_value: float | None) -> np.ndarray:
         """Grid values of one axis: a range from the data that always encloses the path and the truth."""
@@ -265,12 +324,12 @@ class LoglikContourPanel(Panel):
         return np.linspace(lo, hi, self.grid)
 
     def _landscape(self, view: "_View", t: int) -> np.ndarray:
-        """Log-likelihood grid of ``view``'s component with the others held for iteration ``t``, shape (B, A)."""
-        from emviz.surface import loglik_grid
+        """Log-likelihood grid over ``view``'s two parameters, the others held for iteration ``t``, shape (B, A)."""
+        from emviz.surface import loglik_surface
 
         tr = self._trace
-        return loglik_grid(tr.X, self.held_mixture(t), view.component, view.names, view.values[0],
-                           view.values[1], n_samples=tr.n_samples)
+        return loglik_surface(tr.X, self.held_mixture(t), list(view.axes), view.values[0], view.values[1],
+                              n_samples=tr.n_samples)
 
     def _draw_contour(self, view: "_View", Z: np.ndarray):
         levels = contour_levels(Z, self.levels, self.clip)
@@ -285,8 +344,9 @@ class LoglikContourPanel(Panel):
 
     def _draw_markers(self, view: "_View", color) -> None:
         sub = view.sub
-        outline = [patheffects.withStroke(linewidth=4, foreground="white")]
-        view.path_line = sub.plot([], [], color=color, lw=2, zorder=3, path_effects=outline, animated=True)[0]
+        outline = [patheffects.withStroke(linewidth=4, foreground="white" if color is not None else "black")]
+        color = "white" if color is None else color
+        view.path_line = sub.plot([], [], color=color, lw=2, zorder=4, path_effects=outline, animated=True)[0]
         sub.plot([view.path[0][0]], [view.path[1][0]], ls="", marker="*", ms=15, mfc="white", mec="black",
                  mew=1.2, zorder=4, gid="start")
         if view.true_point is not None:
@@ -306,6 +366,7 @@ class LoglikContourPanel(Panel):
         ]
         if with_truth:
             handles.append(Line2D([], [], ls="", marker="o", ms=7, mfc="black", mec="white", label="truth"))
+        handles += [line for _, line, _ in view.optimizer_lines]
         loc = self.legend if isinstance(self.legend, str) else _free_corner(view)
         view.sub.legend(handles=handles, loc=loc, fontsize="small", framealpha=0.85)
 
@@ -325,6 +386,14 @@ class LoglikContourPanel(Panel):
             view.path_line.set_data(view.path[0][: t + 1], view.path[1][: t + 1])
             view.current.set_data([view.path[0][t]], [view.path[1][t]])
             changed += [view.path_line, view.current]
+            for opt, line, end in view.optimizer_lines:
+                shown = opt.points[: t + 1]  # optimiser iteration i beside EM iteration i
+                line.set_data(shown[:, 0], shown[:, 1])
+                changed.append(line)
+                if end is not None:
+                    done = t + 1 >= len(opt.points)
+                    end.set_data(*(([shown[-1, 0]], [shown[-1, 1]]) if done else ([], [])))
+                    changed.append(end)
             if self.hold == "current":
                 changed.append(view.contour)
         return changed
@@ -335,8 +404,7 @@ class _View:
     """One component's subplot: its grid, its path and the artists that change."""
 
     sub: object
-    component: int
-    names: tuple[str, str]
+    axes: tuple  # ((component, name), (component, name))
     values: list
     path: list
     true_point: list | None
@@ -346,6 +414,27 @@ class _View:
     colorbar: object = None
     path_line: object = None
     current: object = None
+    optimizers: list = field(default_factory=list)
+    optimizer_lines: list = field(default_factory=list)
+
+
+#: (colour, line style, marker) of the optimiser paths: neutral, unlike the component colours.
+_OPTIMIZER_STYLES = (("white", "--", "o"), ("#f0e442", ":", "s"), ("#bbbbbb", "-.", "^"), ("#ffffff", "-", "D"))
+
+
+def _normalise_params(params):
+    """Two names, or two (component, name) pairs, as tuples; None if neither."""
+    if not isinstance(params, (list, tuple)) or len(params) != 2:
+        return None
+    if all(isinstance(p, str) for p in params):
+        return tuple(params) if params[0] != params[1] else None
+    pairs = []
+    for p in params:
+        if not (isinstance(p, (list, tuple)) and len(p) == 2 and isinstance(p[0], int)
+                and not isinstance(p[0], bool) and p[0] >= 0 and isinstance(p[1], str)):
+            return None
+        pairs.append((p[0], p[1]))
+    return tuple(pairs) if pairs[0] != pairs[1] else None
 
 
 def _param_label(param, n_features: int) -> str:
