@@ -53,6 +53,39 @@ class Rogue(Sweep):
         return super().update(t) + [self._lines[0].axes.patch]
 
 
+@register_panel("test_frames_nested")
+class Nested(Sweep):
+    """Animates a text inside an offset box: not drawable alone, so frames are fully redrawn."""
+
+    def setup(self, ax, trace, colors):
+        from matplotlib.offsetbox import AnchoredText
+
+        lines = super().setup(ax, trace, colors)
+        box = AnchoredText("t=0", loc="lower right")
+        ax.add_artist(box)
+        self._label = box.txt._text
+        return lines + [self._label]
+
+    def update(self, t):
+        self._label.set_text(f"t={t}")
+        return super().update(t) + [self._label]
+
+
+@register_panel("test_frames_3d")
+class Lines3D(Panel):
+    projection = "3d"
+    summary = "test panel"
+
+    def setup(self, ax, trace, colors):
+        self._trace = trace
+        self._line = ax.plot([0, 1], [0, 1], [0, 0], color=colors[0])[0]
+        return [self._line]
+
+    def update(self, t):
+        self._line.set_data_3d([0, 1], [0, 1], [0, self._trace.means[t, 0, 0]])
+        return [self._line]
+
+
 def make_trace(n_iter=8, k=2):
     t = np.arange(n_iter + 1)[:, None]
     means = (-2.6 + 5.4 * t / n_iter + 0.2 * np.arange(k)[None, :])[:, :, None]
@@ -97,6 +130,42 @@ def test_unblittable_scene_is_fully_redrawn():
     assert not renderer.blit
     reference = FrameRenderer(Scene(["test_frames_sweep"], trace, STYLE), blit=False)
     np.testing.assert_array_equal(renderer.frame(5), reference.frame(5))
+
+
+def test_nested_animated_artist_falls_back_to_full_redraws():
+    trace = make_trace()
+    renderer = FrameRenderer(Scene(["test_frames_nested"], trace, STYLE))
+    reference = FrameRenderer(Scene(["test_frames_nested"], trace, STYLE), blit=False)
+    assert not renderer.blit
+    for t in (2, 7):
+        np.testing.assert_array_equal(renderer.frame(t), reference.frame(t))
+
+
+def test_3d_panels_are_fully_redrawn():
+    trace = make_trace()
+    renderer = FrameRenderer(Scene(["test_frames_3d"], trace, STYLE))
+    assert not renderer.blit and not renderer.scene.blittable
+    assert renderer.frame(0).shape == renderer.frame(8).shape == (100, 160, 3)
+    assert not np.array_equal(renderer.frame(0), renderer.frame(8))
+
+
+def test_one_panel_object_serves_many_scenes():
+    from dataclasses import dataclass, field
+
+    @register_panel("test_frames_appending")
+    @dataclass
+    class Appending(Sweep):
+        _made: list = field(default_factory=list)
+
+        def setup(self, ax, trace, colors):
+            self._made.append(ax)
+            return super().setup(ax, trace, colors)
+
+    panel = Appending()
+    trace = make_trace()
+    scenes = [Scene([panel], trace, STYLE) for _ in range(2)]
+    assert [len(s.panels[0]._made) for s in scenes] == [1, 1]
+    assert panel._made == [] and scenes[0].panels[0]._trace is trace
 
 
 def test_undeclared_animated_artist_is_a_clear_error():

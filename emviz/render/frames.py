@@ -83,7 +83,7 @@ class SceneSpec:
 
     @property
     def blittable(self) -> bool:
-        return all(p.blittable for p in self.panels)
+        return all(p.blittable and p.projection != "3d" for p in self.panels)
 
     def frame_bytes(self) -> int:
         """Approximate size of one RGB frame in bytes (for chunk sizing)."""
@@ -209,6 +209,11 @@ class FrameRenderer:
         dynamic = {id(a) for a in scene.animated}
         self._known = dynamic
         plan = _blit_plan(scene.figure, scene.animated)
+        if not dynamic <= {id(a) for a in plan}:
+            # An animated artist that is not a direct child of an Axes or the figure (inside a
+            # legend, an offset box, ...) cannot be drawn alone in draw order: redraw frames fully.
+            self.blit = False
+            return
         for artist in plan:
             artist.set_animated(True)
         scene.canvas.draw()

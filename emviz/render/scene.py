@@ -113,7 +113,11 @@ class Scene:
     def __init__(self, panels, trace, style=None, layout=None, title=None):
         self.trace = trace
         self.style: Style = make_style(style)
-        self.panels = [copy.copy(p) for p in resolve_panels(panels)]
+        # Deep copies (sharing the trace): set-up stores artists on a panel, and a spec's panels serve
+        # many scenes (workers, grid cells); the trace itself is read-only and may be large.
+        # Deep copies (sharing the trace): set-up stores artists on a panel, and a spec's panels serve
+        # many scenes (workers, grid cells); the trace itself is read-only and may be large.
+        self.panels = [copy.deepcopy(p, {id(trace): trace}) for p in resolve_panels(panels)]
         for panel in self.panels:
             panel.check(trace)
         self.rows, self.cols = resolve_layout(layout, len(self.panels))
@@ -213,8 +217,11 @@ class Scene:
     # ------------------------------------------------------------------ per frame
     @property
     def blittable(self) -> bool:
-        """Whether every panel's static parts stay put, so frames can be blitted."""
-        return all(p.blittable for p in self.panels)
+        """Whether every panel's static parts stay put, so frames can be blitted.
+
+        3D Axes never are: they order their artists by depth, not by z-order, when drawing.
+        """
+        return all(p.blittable and p.projection != "3d" for p in self.panels)
 
     @property
     def animated(self) -> list:
@@ -323,7 +330,7 @@ def grid_figure(panels, trace, iterations, style=None, title=None) -> Figure:
         for t, cell in zip(iterations, cells):
             cell.suptitle(f"Iteration {t}")
             for j, spec in enumerate(base):
-                panel = copy.copy(spec)
+                panel = copy.deepcopy(spec, {id(trace): trace})
                 ax = cell.add_subplot(1, len(base), j + 1, projection=panel.projection)
                 panel.setup(ax, trace, colors)
                 panel.update(t)
