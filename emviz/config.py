@@ -283,6 +283,28 @@ class ModelSection(_Section):
     algorithm: Literal["em", "hard"] = "em"
 
 
+class ModelOverride(_Section):
+    """The model keys a run changes; every other key comes from the ``model`` section."""
+
+    n_components: int | None = Field(None, ge=1)
+    covariance_type: Literal["full", "diag", "spherical", "tied"] | None = None
+    init: InitSpec | None = None
+    max_iter: int | None = Field(None, ge=1)
+    tol: float | None = Field(None, ge=0, allow_inf_nan=False)
+    reg_covar: float | None = Field(None, ge=0, allow_inf_nan=False)
+    dtype: Literal["float64", "float32"] | None = None
+    device: Annotated[str, BeforeValidator(_check_device)] | None = None
+    seed: int | None = None
+    algorithm: Literal["em", "hard"] | None = None
+
+
+class RunSpec(_Section):
+    """One fit of the data: a name for legends and file names, and what it changes in ``model``."""
+
+    name: str = Field(min_length=1, max_length=40, description="e.g. 'EM', 'hard EM', 'start 2'")
+    model: ModelOverride | None = None
+
+
 class RecordSection(_Section):
     """What the trace keeps."""
 
@@ -381,6 +403,10 @@ class OutputSpec(_Section):
     layout: list[Annotated[int, Field(ge=1)]] | None = Field(
         None, min_length=2, max_length=2, description="[rows, cols] of panels; default one row")
     title: str | None = None
+    runs: list[str] | None = Field(None, min_length=1, description="names of the runs shown (default all), "
+                                                                    "side by side with shared axes")
+    overlay: list[PanelSpec] | None = Field(None, min_length=1, description="panels drawn once with every "
+                                                                            "shown run together (e.g. curves)")
 
 
 class Config(_Section):
@@ -391,6 +417,8 @@ class Config(_Section):
     record: RecordSection = Field(default_factory=RecordSection)
     frames: FramesSection = Field(default_factory=FramesSection)
     style: StyleSection = Field(default_factory=StyleSection)
+    runs: list[RunSpec] | None = Field(None, min_length=1, description="several fits of the same data "
+                                                                        "(default: one, the model section)")
     outputs: list[OutputSpec] = Field(default_factory=list)
 
     _name: str = PrivateAttr("config")
@@ -416,6 +444,23 @@ class Config(_Section):
     def error(self, path, message: str) -> InputError:
         """An InputError ``"where: dotted.path: message"`` for a path (a tuple or a dotted string)."""
         return _located(self._name, self._lines, _parse_path(path) if isinstance(path, str) else tuple(path), message)
+
+    def run_models(self) -> dict:
+        """Run name -> its validated :class:`ModelSection`; ``{None: model}`` when there are no runs."""
+        if self.runs is None:
+            return {None: self.model}
+        models = {}
+        for i, run in enumerate(self.runs):
+            changes = run.model.model_dump(exclude_none=True) if run.model is not None else {}
+            merged = {**self.model.model_dump(), **changes}
+            if "init" in changes:
+                merged["init"] = getattr(run.model, "init")
+            try:
+                models[run.name] = ModelSection.model_validate(merged)
+            except ValidationError as exc:
+                path, message = _problem(exc.errors()[0])
+                raise self.error(("runs", i, "model", *path), message) from None
+        return models
 
     def data_error(self, exc: InputError) -> InputError:
         """Point an error from :mod:`emviz.data` at the data key it is about (when it says which)."""
@@ -669,11 +714,12 @@ def _read_source(source) -> tuple[Any, dict, str, Path | None]:
     return data, lines, str(path), path
 
 
-def init_mixture(config: Config):
-    """``model.init`` as a :class:`~emviz.mixture.Mixture`, or its name (a problem names its key)."""
+def init_mixture(config: Config, model=None, where=("model",)):
+    """``init`` of ``model`` (default ``config.model``) as a :class:`~emviz.mixture.Mixture`, or its
+    name; a problem names its key under ``where``."""
     from emviz.mixture import Mixture
 
-    init = config.model.init
+    init = (model or config.model).init
     if isinstance(init, str):
         return init
     k = len(init.means)
@@ -686,13 +732,12 @@ def init_mixture(config: Config):
         # Mixture's messages start with the offending field: "stds: ...", "covariances[1]: ...".
         field, sep, rest = str(exc).partition(": ")
         if sep and re.fullmatch(r"(means|stds|covariances|weights)(\[\d+\])?", field):
-            raise config.error(("model", "init", *_parse_path(field)), rest) from None
-        raise config.error(("model", "init"), str(exc)) from None
+            raise config.error((*where, "init", *_parse_path(field)), rest) from None
+        raise config.error((*where, "init"), str(exc)) from None
 
 
 def _check_static(config: Config) -> None:
     """Checks that need the whole config but neither the data nor the file system."""
-    k, max_iter = config.model.n_components, config.model.max_iter
     if config.data.mixture is not None:
         from emviz.data import mixture_from_spec
 
@@ -700,22 +745,54 @@ def _check_static(config: Config) -> None:
             mixture_from_spec(config.data.mixture.model_dump(exclude_none=True))
         except InputError as exc:
             raise config.data_error(exc) from None
-    init = init_mixture(config)
-    if not isinstance(init, str) and init.n_components != k:
-        raise config.error(("model", "init", "means"),
-                           f"has {init.n_components} components, model.n_components is {k}")
+    for where, model in _run_sections(config):
+        init = init_mixture(config, model, where)
+        if not isinstance(init, str) and init.n_components != model.n_components:
+            raise config.error((*where, "init", "means"), f"has {init.n_components} components, "
+                                                          f"{_dotted(where)}.n_components is {model.n_components}")
+    max_iter = max(m.max_iter for m in config.run_models().values())
+    names = [run.name for run in config.runs or ()]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise config.error(("runs", i, "name"), f"{name!r} is the name of an earlier run too")
     if not config.outputs and config.record.save is None:
         raise config.error(("outputs",), "nothing to do: give at least one output (or record.save)")
     _check_schedule(config, ("frames", "schedule"), config.frames.schedule, max_iter)
     seen = {}
     for i, out in enumerate(config.outputs):
         _check_output_static(config, i, out, max_iter)
+        _check_output_runs(config, i, out, names)
         key = os.path.normpath(out.path)
         if key in seen:
             raise config.error(("outputs", i, "path"), f"{out.path!r} is also the path of outputs[{seen[key]}]")
         seen[key] = i
     if config.record.save is not None and not config.record.save.endswith(".npz"):
         raise config.error(("record", "save"), f"a trace is saved as .npz (got {config.record.save!r})")
+
+
+def _run_sections(config: Config):
+    """(config path, ModelSection) of every run: the model section itself when there are no runs."""
+    models = config.run_models()
+    if config.runs is None:
+        return [(("model",), config.model)]
+    return [(("runs", i, "model"), models[run.name]) for i, run in enumerate(config.runs)]
+
+
+def _check_output_runs(config: Config, i: int, out: OutputSpec, names: list[str]) -> None:
+    from emviz.render.panel import make_panel
+
+    for j, name in enumerate(out.runs or ()):
+        if name not in names:
+            choices = f"the runs are {', '.join(map(repr, names))}" if names else "the config has no runs section"
+            raise config.error(("outputs", i, "runs", j), f"no run named {name!r}{did_you_mean(name, names)}; {choices}")
+    for j, spec in enumerate(out.overlay or ()):
+        try:
+            panel = make_panel(spec)
+        except InputError as exc:
+            raise config.error(("outputs", i, "overlay", j), str(exc)) from None
+        if not getattr(panel, "overlays_runs", False):
+            raise config.error(("outputs", i, "overlay", j),
+                               f"panel {panel.name!r} draws one run; it cannot overlay several (list it under panels)")
 
 
 def _check_schedule(config: Config, path: tuple, spec, max_iter: int):
@@ -808,19 +885,21 @@ def check_config(config: Config, out=".", dataset=None) -> int:
             n, d = data_shape(config.data, config.base_dir)
         except InputError as exc:
             raise config.data_error(exc) from None
-    k = config.model.n_components
-    if n < k:
-        raise config.error(("model", "n_components"), f"is {k}, but the data has only {n} point(s); "
-                                                      "EM needs at least one point per component")
-    init = init_mixture(config)
-    if not isinstance(init, str) and init.n_features != d:
-        raise config.error(("model", "init", "means"), f"has {init.n_features} feature(s), the data has D={d}")
+    for where, model in _run_sections(config):
+        k = model.n_components
+        if n < k:
+            raise config.error((*where, "n_components"), f"is {k}, but the data has only {n} point(s); "
+                                                         "EM needs at least one point per component")
+        init = init_mixture(config, model, where)
+        if not isinstance(init, str) and init.n_features != d:
+            raise config.error((*where, "init", "means"), f"has {init.n_features} feature(s), the data has D={d}")
     for i, output in enumerate(config.outputs):
-        for j, spec in enumerate(output.panels):
-            try:
-                make_panel(spec).check(d)
-            except InputError as exc:
-                raise config.error(("outputs", i, "panels", j), str(exc)) from None
+        for key in ("panels", "overlay"):
+            for j, spec in enumerate(getattr(output, key) or ()):
+                try:
+                    make_panel(spec).check(d)
+                except InputError as exc:
+                    raise config.error(("outputs", i, key, j), str(exc)) from None
     _check_locations(config, Path(out))
     return d
 

@@ -27,16 +27,22 @@ class Plan:
     ----------
     config : Config
     dataset : Dataset
-    fitter : GaussianMixture
-        Built, not yet initialised.
+    fitters : dict
+        Run name -> :class:`emviz.em.GaussianMixture`, built, not yet initialised (one run named None
+        when the config has no ``runs`` section).
     out : Path
-        Directory that outputs and the trace are written under.
+        Directory that outputs and the traces are written under.
     """
 
     config: Config
     dataset: Dataset
-    fitter: object
+    fitters: dict
     out: Path
+
+    @property
+    def fitter(self):
+        """The first run's fitter."""
+        return next(iter(self.fitters.values()))
 
     @property
     def targets(self) -> list[Path]:
@@ -47,6 +53,13 @@ class Plan:
     def trace_path(self) -> Path | None:
         save = self.config.record.save
         return None if save is None else self.out / save
+
+    def trace_paths(self) -> dict:
+        """Run name -> where its trace is saved (None: not saved); several runs get a suffix each."""
+        base = self.trace_path
+        if base is None or len(self.fitters) == 1:
+            return {name: base for name in self.fitters}
+        return {name: base.with_name(f"{base.stem}_{_slug(name)}{base.suffix}") for name in self.fitters}
 
     def describe(self) -> str:
         """A few lines saying what :func:`run` would do."""
@@ -60,8 +73,11 @@ class Plan:
             f"  model:   K={m.n_components}, {m.covariance_type} covariances, init {init}, {m.algorithm}, "
             f"max_iter={m.max_iter}, tol={m.tol:g}, {m.dtype} on {self.fitter.device}",
         ]
-        if self.trace_path is not None:
-            lines.append(f"  trace:   {self.trace_path}")
+        if self.config.runs is not None:
+            lines.append(f"  runs:    {', '.join(repr(r.name) for r in self.config.runs)}")
+        for path in self.trace_paths().values():
+            if path is not None:
+                lines.append(f"  trace:   {path}")
         for i, (output, target) in enumerate(zip(c.outputs, self.targets)):
             settings = output_settings(c, i)
             names = ", ".join(p if isinstance(p, str) else next(iter(p)) for p in output.panels)
@@ -106,8 +122,8 @@ def run(config_or_path, out=".", overrides=(), device=None, dry_run=False, progr
         return plan.targets
     created: list[Path] = []
     try:
-        trace = fit(plan, progress=progress, created=created)
-        return render_outputs(plan, trace, progress=progress, created=created)
+        traces = fit(plan, progress=progress, created=created)
+        return render_outputs(plan, traces, progress=progress, created=created)
     except BaseException:
         _remove_empty(created)
         raise
@@ -124,25 +140,34 @@ def prepare(config_or_path, out=".", overrides=(), device=None) -> Plan:
     except InputError as exc:
         raise config.data_error(exc) from None
     check_config(config, out=out, dataset=dataset)
-    return Plan(config=config, dataset=dataset, fitter=build_fitter(config), out=Path(out))
+    fitters = {name: build_fitter(config, model, _where(config, name))
+               for name, model in config.run_models().items()}
+    return Plan(config=config, dataset=dataset, fitters=fitters, out=Path(out))
 
 
-def build_fitter(config: Config):
-    """The :class:`emviz.em.GaussianMixture` the model section describes."""
+def _where(config: Config, name) -> tuple:
+    """Config path of a run's model keys."""
+    if name is None:
+        return ("model",)
+    return ("runs", [r.name for r in config.runs].index(name), "model")
+
+
+def build_fitter(config: Config, model=None, where=("model",)):
+    """The :class:`emviz.em.GaussianMixture` a model section (default ``config.model``) describes."""
     from emviz.em import GaussianMixture
 
-    m = config.model
+    m = model or config.model
     try:
         return GaussianMixture(
-            n_components=m.n_components, covariance_type=m.covariance_type, init=init_mixture(config),
+            n_components=m.n_components, covariance_type=m.covariance_type, init=init_mixture(config, m, where),
             reg_covar=m.reg_covar, tol=m.tol, max_iter=m.max_iter, dtype=m.dtype, device=m.device,
             seed=m.seed, algorithm=m.algorithm,
         )
     except InputError as exc:
-        raise _model_error(config, exc) from None
+        raise _model_error(config, exc, where) from None
 
 
-def _model_error(config: Config, exc: InputError) -> InputError:
+def _model_error(config: Config, exc: InputError, where=("model",)) -> InputError:
     """Point the fitter's ``"field: problem"`` errors at the model key (and its line)."""
     message = str(exc)
     match = re.match(r"(\w+)\b", message)
@@ -150,25 +175,36 @@ def _model_error(config: Config, exc: InputError) -> InputError:
     if field not in type(config.model).model_fields:
         return exc
     rest = message[len(field) + 2:] if message.startswith(f"{field}: ") else message
-    return config.error(("model", field), rest)
+    return config.error((*where, field), rest)
 
 
-def fit(plan: Plan, progress: bool = True, created: list | None = None):
-    """Run the fitter under a :class:`emviz.recorder.Recorder`; save the trace if the config asks."""
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "run"
+
+
+def fit(plan: Plan, progress: bool = True, created: list | None = None) -> dict:
+    """Run each run's fitter under a :class:`emviz.recorder.Recorder`; save the traces if asked.
+
+    Returns run name -> Trace, in the config's order (one run named None without a runs section).
+    """
     from emviz.recorder import Recorder
 
     config, dataset = plan.config, plan.dataset
-    recorder = Recorder(plan.fitter, resp_points=config.record.resp_points,
-                        show_points=config.record.show_points, progress=progress, seed=config.model.seed)
-    save_path = plan.trace_path
-    if save_path is not None:
-        _make_dirs(save_path.parent, created)
-    meta = {"config": config.model_dump(mode="json"), "config_source": config.source,
-            "data": {"name": dataset.name, "columns": list(dataset.columns)}}
-    try:
-        return recorder.run(dataset.X, truth=dataset.truth, labels=dataset.labels, meta=meta, save_path=save_path)
-    except InputError as exc:
-        raise _model_error(config, exc) from None
+    traces = {}
+    for name, save_path in plan.trace_paths().items():
+        fitter = plan.fitters[name]
+        recorder = Recorder(fitter, resp_points=config.record.resp_points,
+                            show_points=config.record.show_points, progress=progress, seed=config.model.seed)
+        if save_path is not None:
+            _make_dirs(save_path.parent, created)
+        meta = {"config": config.model_dump(mode="json"), "config_source": config.source, "run": name,
+                "data": {"name": dataset.name, "columns": list(dataset.columns)}}
+        try:
+            traces[name] = recorder.run(dataset.X, truth=dataset.truth, labels=dataset.labels, meta=meta,
+                                        save_path=save_path)
+        except InputError as exc:
+            raise _model_error(config, exc, _where(config, name)) from None
+    return traces
 
 
 def output_settings(config: Config, index: int) -> dict:
@@ -196,15 +232,23 @@ def output_settings(config: Config, index: int) -> dict:
     return settings
 
 
-def render_outputs(plan: Plan, trace, progress: bool = True, created: list | None = None) -> list[Path]:
-    """Render every output of the plan from ``trace``; return the paths written."""
+def render_outputs(plan: Plan, traces, progress: bool = True, created: list | None = None) -> list[Path]:
+    """Render every output of the plan from ``traces`` (run name -> Trace, or one Trace); return the
+    paths written."""
     from emviz.render.api import render
 
+    if not isinstance(traces, dict):
+        traces = {None: traces}
     written = []
     for i, (output, target) in enumerate(zip(plan.config.outputs, plan.targets)):
-        settings = _clip_to_trace(output_settings(plan.config, i), trace.n_iter, target, quiet=not progress)
+        shown = {name: traces[name] for name in (output.runs or traces)}
+        subject = next(iter(shown.values())) if list(shown) == [None] else shown
+        n_iter = max(t.n_iter for t in shown.values())
+        settings = _clip_to_trace(output_settings(plan.config, i), n_iter, target, quiet=not progress)
+        if output.overlay is not None:
+            settings["overlay"] = list(output.overlay)
         _make_dirs(target.parent, created)
-        written.append(render(trace, panels=list(output.panels), path=target, progress=progress, **settings))
+        written.append(render(subject, panels=list(output.panels), path=target, progress=progress, **settings))
     return written
 
 

@@ -125,7 +125,7 @@ def test_a_mapping_config_and_a_config_object(tmp_path):
 
 def test_schema_is_json_and_forbids_unknown_keys():
     out = json.loads(json.dumps(schema()))
-    assert set(out["properties"]) == {"data", "model", "record", "frames", "style", "outputs"}
+    assert set(out["properties"]) == {"data", "model", "record", "frames", "style", "runs", "outputs"}
     assert out["additionalProperties"] is False
     assert set(out["required"]) == {"data", "model"}
     model = out["$defs"]["ModelSection"]
@@ -183,7 +183,7 @@ def test_alias_bombs_are_refused_but_merges_work(tmp_path):
 
 # ---------------------------------------------------------------------------------------------- structure
 @pytest.mark.parametrize("old, new, expected", [
-    ("model:", "modle:", "config.yaml:3: modle: unknown key (did you mean 'model'?); allowed keys are data, model, record, frames, style, outputs"),
+    ("model:", "modle:", "config.yaml:3: modle: unknown key (did you mean 'model'?); allowed keys are data, model, record, frames, style, runs, outputs"),
     ("  max_iter: 5", "  max_iters: 5", "config.yaml:5: model.max_iters: unknown key (did you mean 'max_iter'?)"),
     ("{means:", "{meanz:", "config.yaml:2: data.mixture.meanz: unknown key (did you mean 'means'?)"),
     ("  - path: out.png", "  - pth: out.png\n    path: out.png", "config.yaml:7: outputs[0].pth: unknown key (did you mean 'path'?)"),
