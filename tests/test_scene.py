@@ -43,6 +43,17 @@ class Only2D(SceneLines):
     dims = (2,)
 
 
+@register_panel("test_scene_split")
+class SplitLines(SceneLines):
+    """One plot per component, in the panel's cell (like the log-likelihood contours)."""
+
+    def setup(self, ax, trace, colors):
+        subs = ax.get_subplotspec().subgridspec(1, trace.n_components)
+        ax.set_axis_off()
+        self._subs = [ax.figure.add_subplot(subs[0, k]) for k in range(trace.n_components)]
+        return super().setup(self._subs[0], trace, colors)
+
+
 def make_trace(n_iter=6, k=3):
     t = np.arange(n_iter + 1)[:, None]
     means = (np.arange(k)[None, :] - 1.0 + 0.1 * t)[:, :, None]
@@ -211,6 +222,21 @@ def test_style_sizes():
     assert style.figure_size(1, 1) == (6.4, 3.4 + TITLE_HEIGHT)
     assert style.figure_size(1, 3, title=False) == (3 * 4.4, 3.4)
     assert make_style({"size": [3, 2]}).figure_size(2, 2) == (3.0, 2.0)
+    assert style.figure_size(1, 2, title=False, col_units=[1, 3]) == (4.4 + 3 * 3.2, 3.4)
+
+
+def test_panels_drawing_several_plots_get_room():
+    trace = make_trace()
+    one = Scene(["test_scene_split"], trace, {"dpi": 40})
+    assert one.figure.get_size_inches() == pytest.approx((3 * 3.2, 3.4 + TITLE_HEIGHT))
+    two = Scene(["test_scene_lines", "test_scene_split"], trace, {"dpi": 40})
+    assert two.figure.get_size_inches() == pytest.approx((4.4 + 3 * 3.2, 3.4 + TITLE_HEIGHT))
+    left, right = two.axes[0].get_position(), two.figure.axes[-1].get_position()
+    assert left.width > right.width  # the split cell is wider, its three plots each narrower
+    fixed = Scene(["test_scene_split"], trace, {"dpi": 40, "size": (5, 2)})
+    assert tuple(fixed.figure.get_size_inches()) == (5, 2)
+    grid = grid_figure(["test_scene_split"], trace, [0, 6], style={"dpi": 40})
+    assert grid.get_size_inches() == pytest.approx((2 * 3 * 3.2, 3.4 + TITLE_HEIGHT))
 
 
 def test_grid_shape_suits_slides():

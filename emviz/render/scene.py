@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 
 from emviz.errors import InputError
 from emviz.render.panel import PANELS, Panel, make_panel
+from emviz.render.schedule import check_iterations
 from emviz.render.style import TITLE_HEIGHT, Style, component_colors, make_style
 
 __all__ = ["Scene", "grid_figure", "resolve_panels", "resolve_layout", "grid_shape", "load_builtin_panels"]
@@ -130,18 +131,25 @@ class Scene:
     # ------------------------------------------------------------------ construction
     def _build(self) -> None:
         show_title = self.heading is not False
-        size = self.style.figure_size(self.rows, self.cols, title=show_title)
+        size = self.style.figure_size(self.rows, self.cols, title=show_title)  # final size after set-up
         # Constrained layout from the start: panels' colour bars then take their room the way it expects.
         self.figure = Figure(figsize=size, dpi=self.style.dpi, layout="constrained")
         self.figure.get_layout_engine().set(**_LAYOUT_PAD)
         self.canvas = FigureCanvasAgg(self.figure)
         self.axes = []
         self._panel_artists: list[list] = []
+        grid = self.figure.add_gridspec(self.rows, self.cols)
+        col_units = [1] * self.cols
         for i, panel in enumerate(self.panels):
-            ax = self.figure.add_subplot(self.rows, self.cols, i + 1, projection=panel.projection)
+            ax = self.figure.add_subplot(grid[i // self.cols, i % self.cols], projection=panel.projection)
+            before = set(self.figure.axes)
             artists = panel.setup(ax, self.trace, self.colors)
             self.axes.append(ax)
             self._panel_artists.append(_check_artists(artists, panel, "setup"))
+            col_units[i % self.cols] = max(col_units[i % self.cols], _plot_count(self.figure, ax, before))
+        # Only now is it known how many plots each panel drew: size the figure and its columns for them.
+        self.figure.set_size_inches(self.style.figure_size(self.rows, self.cols, show_title, col_units))
+        grid.set_width_ratios(col_units)
         self._suptitle = None
         if show_title:
             # The static words, with blank digit-wide FIGURE_SPACEs where the numbers go: every frame's
@@ -276,6 +284,13 @@ class Scene:
         return changed
 
 
+def _plot_count(figure, ax, before: set) -> int:
+    """Plots a panel drew: its Axes if shown, plus the Axes it added (colour bars not counted)."""
+    shown = [ax] if ax.axison and ax.get_visible() else []
+    added = [a for a in figure.axes if a not in before and a.get_label() != "<colorbar>" and a.get_visible()]
+    return max(1, len(shown) + len(added))
+
+
 def _format_ll(value) -> str:
     return f"{float(value):.2f}"
 
@@ -315,23 +330,31 @@ def grid_figure(panels, trace, iterations, style=None, title=None) -> Figure:
     for panel in base:
         panel.check(trace)
     heading = _check_title(title)
-    iterations = list(iterations)
+    iterations = check_iterations(list(iterations), trace.n_iter)
     rows, cols = grid_shape(len(iterations), len(base))
-    cell_w, cell_h = style.figure_size(1, len(base), title=True)
     extra = TITLE_HEIGHT if heading else 0.0
     colors = component_colors(trace.n_components)
     with style.context():
-        fig = Figure(figsize=(cols * cell_w, rows * cell_h + extra), dpi=style.dpi, layout="constrained")
+        fig = Figure(dpi=style.dpi, layout="constrained")
         FigureCanvasAgg(fig)
         fig.get_layout_engine().set(**_LAYOUT_PAD)
         if heading:
             fig.suptitle(heading)
         cells = np.asarray(fig.subfigures(rows, cols, squeeze=False)).ravel()
+        units = [1] * len(base)
+        grids = []
         for t, cell in zip(iterations, cells):
             cell.suptitle(f"Iteration {t}")
+            grids.append(cell.add_gridspec(1, len(base)))
             for j, spec in enumerate(base):
                 panel = copy.deepcopy(spec, {id(trace): trace})
-                ax = cell.add_subplot(1, len(base), j + 1, projection=panel.projection)
+                ax = cell.add_subplot(grids[-1][0, j], projection=panel.projection)
+                before = set(fig.axes)
                 panel.setup(ax, trace, colors)
                 panel.update(t)
+                units[j] = max(units[j], _plot_count(fig, ax, before))
+        cell_w, cell_h = style.figure_size(1, len(base), title=True, col_units=units)
+        fig.set_size_inches(cols * cell_w, rows * cell_h + extra)
+        for grid in grids:
+            grid.set_width_ratios(units)
     return fig

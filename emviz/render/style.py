@@ -50,6 +50,8 @@ _NOT_STYLE = frozenset({
 #: Inches of one panel cell when ``Style.size`` is not given: (width of a lone panel, width per
 #: panel in a row of several, height per row). A lone panel gets a 16:9-ish slide shape.
 CELL_SIZE = (6.4, 4.4, 3.4)
+#: Inches per plot of a panel that draws several plots (one per component, say).
+SUBPLOT_WIDTH = 3.2
 #: Inches added to the height for the title line.
 TITLE_HEIGHT = 0.3
 
@@ -169,11 +171,19 @@ class Style:
         """A ``matplotlib.rc_context`` applying this style; rcParams are restored on exit."""
         return mpl.rc_context(self._rc)
 
-    def figure_size(self, rows: int, cols: int, title: bool = True) -> tuple[float, float]:
-        """Inches of a frame holding ``rows`` x ``cols`` panels: :attr:`size` if given, else from the cells."""
+    def figure_size(self, rows: int, cols: int, title: bool = True, col_units=None) -> tuple[float, float]:
+        """Inches of a frame holding ``rows`` x ``cols`` panels: :attr:`size` if given, else from the cells.
+
+        ``col_units`` is the number of plots in each column's widest panel (a panel may draw one plot
+        per component); a column of n > 1 plots is ``n *`` :data:`SUBPLOT_WIDTH` wide.
+        """
         if self.size is not None:
             return self.size
-        width = CELL_SIZE[0] if cols == 1 else CELL_SIZE[1] * cols
+        units = [1] * cols if col_units is None else [max(1, int(u)) for u in col_units]
+        if units == [1]:
+            width = CELL_SIZE[0]
+        else:
+            width = sum(CELL_SIZE[1] if u == 1 else SUBPLOT_WIDTH * u for u in units)
         return width, CELL_SIZE[2] * rows + (TITLE_HEIGHT if title else 0.0)
 
     def to_dict(self) -> dict:
