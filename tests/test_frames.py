@@ -333,6 +333,18 @@ def test_render_gif_decodes_to_the_scheduled_frames(tmp_path):
         assert tuple(round(c * 255) for c in rgb) in colours
 
 
+def test_render_gif_bytes_are_the_same_every_time_and_with_workers(tmp_path):
+    pytest.importorskip("emviz.writers")
+    from emviz.render import render
+
+    trace = make_trace(n_iter=9)
+    kwargs = dict(schedule="all", style=STYLE, progress=False)
+    one = render(trace, ["test_frames_sweep"], tmp_path / "one.gif", workers=1, **kwargs).read_bytes()
+    again = render(trace, ["test_frames_sweep"], tmp_path / "again.gif", workers=1, **kwargs).read_bytes()
+    two = render(trace, ["test_frames_sweep"], tmp_path / "two.gif", workers=2, **kwargs).read_bytes()
+    assert one == again == two
+
+
 def test_render_stills(tmp_path):
     pytest.importorskip("emviz.writers")
     from PIL import Image

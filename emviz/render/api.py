@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from emviz.errors import InputError
-from emviz.render.frames import SceneSpec, iter_frames, write_frames
+from emviz.render.frames import SceneSpec, iter_frames, progress_bar, write_frames
 from emviz.render.scene import grid_figure
 from emviz.render.schedule import check_iterations, parse_schedule
 from emviz.render.style import make_style, required_colors
@@ -110,23 +110,27 @@ def _render_animation(spec: SceneSpec, path: Path, frames_at: list[int], *, fps,
     is_gif = path.suffix.lower() == ".gif"
     palette_at = _palette_iterations(frames_at) if is_gif else []
     frames = iter_frames(spec, palette_at + frames_at, workers=workers)
-    try:
-        palette_frames = [next(frames) for _ in palette_at]
-        writer = open_writer(
-            path, fps=fps, hold_last_ms=hold_last_ms, loop=0,
-            required_colors=required_colors(spec.style, spec.trace.n_components) if is_gif else (),
-            palette_frames=palette_frames, max_bytes=max_bytes,
-            labels=[f"Iteration {t}" for t in frames_at],
-        )
-        del palette_frames
+    # The bar opens first: setting up the panels and the palette frames can take seconds too.
+    with progress_bar(len(frames_at), path.name or str(path), progress) as bar:
         try:
-            write_frames(frames, writer, total=len(frames_at), progress=progress, desc=path.name or str(path))
-        except BaseException:
-            writer.abort()
-            raise
-        return Path(writer.finish())
-    finally:
-        frames.close()
+            bar.set_postfix_str("setting up", refresh=True)
+            palette_frames = [next(frames) for _ in palette_at]
+            writer = open_writer(
+                path, fps=fps, hold_last_ms=hold_last_ms, loop=0,
+                required_colors=required_colors(spec.style, spec.trace.n_components) if is_gif else (),
+                palette_frames=palette_frames, max_bytes=max_bytes,
+                labels=[f"Iteration {t}" for t in frames_at],
+            )
+            del palette_frames
+            bar.set_postfix_str("", refresh=False)
+            try:
+                write_frames(frames, writer, bar=bar)
+            except BaseException:
+                writer.abort()
+                raise
+            return Path(writer.finish())
+        finally:
+            frames.close()
 
 
 def _render_still(spec: SceneSpec, path: Path, schedule, iterations) -> Path:

@@ -37,7 +37,8 @@ from emviz.errors import InputError
 from emviz.render.scene import Scene, resolve_layout, resolve_panels
 from emviz.render.style import Style, make_style
 
-__all__ = ["SceneSpec", "FrameRenderer", "iter_frames", "resolve_workers", "write_frames", "START_METHOD"]
+__all__ = ["SceneSpec", "FrameRenderer", "iter_frames", "resolve_workers", "write_frames", "progress_bar",
+           "START_METHOD"]
 
 #: How worker processes are started (see the module docstring).
 START_METHOD = "spawn"
@@ -381,27 +382,33 @@ def iter_frames(spec: SceneSpec, iterations: Iterable[int], *, workers=1) -> Ite
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def progress_bar(total: int | None, desc: str | None = None, enabled: bool = True):
+    """The tqdm bar emviz shows on stderr (a no-op bar when not ``enabled``)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, disable=not enabled, dynamic_ncols=True)
+
+
 def write_frames(frames: Iterable[np.ndarray], writer, *, total: int | None = None, progress=True,
-                 desc: str | None = None, background: bool = True) -> int:
+                 desc: str | None = None, background: bool = True, bar=None) -> int:
     """Hand frames to ``writer.grab_frame`` in order as they come, with a tqdm bar on stderr; return the count.
 
     With ``background`` the writer runs in a second thread fed through a short queue, so encoding
     (numpy and Pillow's LZW encoder, which release the GIL) overlaps with drawing the next frames; at
     most :data:`QUEUE_FRAMES` frames wait, so memory stays bounded. The bar counts encoded frames, so
-    it covers drawing and encoding.
+    it covers drawing and encoding. Pass ``bar`` to advance a bar the caller opened (and closes).
     """
-    from tqdm import tqdm
-
-    with tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, disable=not progress,
-              dynamic_ncols=True) as bar:
-        if not background:
-            count = 0
-            for frame in frames:
-                writer.grab_frame(frame)
-                count += 1
-                bar.update(1)
-            return count
+    if bar is None:
+        with progress_bar(total, desc, progress) as own:
+            return write_frames(frames, writer, background=background, bar=own)
+    if background:
         return _write_in_background(frames, writer, bar)
+    count = 0
+    for frame in frames:
+        writer.grab_frame(frame)
+        count += 1
+        bar.update(1)
+    return count
 
 
 #: Frames drawn ahead of the encoder in :func:`write_frames`.
