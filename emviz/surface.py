@@ -30,7 +30,7 @@ from emviz.em.kernels import gaussian_log_density
 from emviz.errors import InputError
 from emviz.mixture import Mixture
 
-__all__ = ["Param", "parse_param", "param_names", "param_values", "loglik_surface", "loglik_grid"]
+__all__ = ["Param", "parse_param", "param_names", "param_values", "loglik_surface", "loglik_points", "loglik_grid"]
 
 #: Upper bound on the working memory of one batched evaluation (bytes).
 DEFAULT_CHUNK_BYTES = 64 * 2**20
@@ -204,14 +204,32 @@ def loglik_surface(X, base_mixture: Mixture, axes, values_a, values_b, n_samples
     parsed = _check_axes(axes, base_mixture)
     va = _check_values(values_a, parsed[0][1], "values_a")
     vb = _check_values(values_b, parsed[1][1], "values_b")
+    grid_a, grid_b = np.meshgrid(va, vb)  # (B, A) each, row-major: flat index = i * A + j
+    flat = loglik_points(X, base_mixture, axes, grid_a.ravel(), grid_b.ravel(), n_samples=n_samples,
+                         device=device, dtype=dtype, chunk_bytes=chunk_bytes)
+    return flat.reshape(grid_a.shape)
+
+
+def loglik_points(X, base_mixture: Mixture, axes, values_a, values_b, n_samples: int | None = None,
+                  device="cpu", dtype=torch.float64, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> np.ndarray:
+    """Total log-likelihood at P points (a_p, b_p) of two parameters, array of shape (P,).
+
+    The pointwise form of :func:`loglik_surface` (which evaluates a grid through it): e.g. the height
+    of a path on the surface, all its points in one batch. Arguments as for :func:`loglik_surface`,
+    with ``values_a`` and ``values_b`` of the same length P.
+    """
+    parsed = _check_axes(axes, base_mixture)
+    va = _check_values(values_a, parsed[0][1], "values_a")
+    vb = _check_values(values_b, parsed[1][1], "values_b")
+    if va.shape != vb.shape:
+        raise InputError(f"values_a and values_b must have the same length, got {va.size} and {vb.size}")
     X = torch.tensor(np.asarray(X, dtype=np.float64), dtype=dtype, device=device)
     if X.ndim != 2 or X.shape[1] != base_mixture.n_features or X.shape[0] == 0:
         raise InputError(f"X: expected shape (S, {base_mixture.n_features}) with S >= 1, got {tuple(X.shape)}")
     scale = (n_samples / X.shape[0]) if n_samples else 1.0
     base = tuple(torch.tensor(a, dtype=dtype, device=device)
                  for a in (base_mixture.weights, base_mixture.means, base_mixture.covariances))
-    grid_a, grid_b = np.meshgrid(va, vb)  # (B, A) each, row-major: flat index = i * A + j
-    flat = [torch.as_tensor(g.ravel(), dtype=dtype, device=device) for g in (grid_a, grid_b)]
+    flat = [torch.tensor(v, dtype=dtype, device=device) for v in (va, vb)]  # copies: inputs may be read-only
     batch, rows = _chunk_sizes(X.shape[0], base_mixture.n_components, base_mixture.n_features,
                                X.element_size(), chunk_bytes)
     # Only the components with a mean or std on an axis change their densities across the grid: the
@@ -220,14 +238,14 @@ def loglik_surface(X, base_mixture: Mixture, axes, values_a, values_b, n_samples
     varying = sorted({k for k, param in parsed if param.kind != "weight"})
     weight_axis = any(param.kind == "weight" for _, param in parsed)
     base_log_density = gaussian_log_density(X, base[1], base[2])  # (K, S)
-    out = torch.empty(grid_a.size, dtype=dtype, device=device)
-    for start in range(0, grid_a.size, batch):
+    out = torch.empty(va.size, dtype=dtype, device=device)
+    for start in range(0, va.size, batch):
         cols = [f[start:start + batch] for f in flat]
         weights, means, covs, invalid = _substitute(base, parsed, cols)
         total = sum(_batch_loglik(X[r:r + rows], base_log_density[:, r:r + rows], weights, means, covs,
                                   varying, weight_axis) for r in range(0, X.shape[0], rows))
         out[start:start + batch] = torch.where(invalid, torch.nan, total * scale)
-    return out.cpu().numpy().reshape(grid_a.shape)
+    return out.cpu().numpy()
 
 
 def _batch_loglik(X, base_log_density, weights, means, covs, varying, weight_axis) -> torch.Tensor:

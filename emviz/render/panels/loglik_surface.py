@@ -199,13 +199,12 @@ class LoglikSurfacePanel(Panel):
     def heights(self, a, b, t: int) -> np.ndarray:
         """Log-likelihood at the points (a_i, b_i) with the others held for iteration ``t``, shape (P,).
 
-        One evaluation per point by the function that computes the grid, so the points lie on the surface.
+        Evaluated in one batch by the code that computes the grid, so the points lie on the surface.
         """
-        from emviz.surface import loglik_surface
+        from emviz.surface import loglik_points
 
         tr, held = self._trace, self.held_mixture(t)
-        return np.array([loglik_surface(tr.X, held, self._axes, [ai], [bi], n_samples=tr.n_samples)[0, 0]
-                         for ai, bi in zip(np.atleast_1d(a), np.atleast_1d(b))])
+        return loglik_points(tr.X, held, self._axes, np.atleast_1d(a), np.atleast_1d(b), n_samples=tr.n_samples)
 
     def path_heights(self, t: int) -> np.ndarray:
         """Heights of the path points 0..t on the surface shown at iteration ``t`` (not clipped), shape (t+1,)."""
