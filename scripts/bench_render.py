@@ -381,7 +381,7 @@ def main(argv=None) -> None:
     trace = build_trace(trace_path)
     print(f"trace: {trace!r}, final log-likelihood {trace.log_likelihood[-1]:.2f} "
           f"({time.perf_counter() - t0:.1f} s); {len(frame_iterations(trace, args.max_frames))} frames; "
-          f"{os.cpu_count()} CPUs", flush=True)
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
     rows = []
     for gif in gifs:
         for variant in (["notebook"] if "notebook" in variants else []) + [v for v in variants if v != "notebook"]:
@@ -391,6 +391,8 @@ def main(argv=None) -> None:
                   flush=True)
     print()
     print_table(rows)
+    # Other processes on the machine slow every variant; a high load makes the ratios unreliable.
+    print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ Blitting. The static background is drawn once and copied; per frame it is restor
 artists that can differ are drawn on top, then the Agg buffer is read. To be pixel-identical to a full
 redraw, "the artists that can differ" are, in each Axes, the animated artists *and every static artist
 that a full draw would paint after the first animated one* (same z-order sort as ``Axes.draw``):
-spines and legends above a line, for example. These overlays are redrawn every frame too, so a frame
-never shows an animated line over a legend that a full draw would paint over it. Scenes with a panel
-that is not ``blittable`` (a 3D camera, a moving landscape) are fully redrawn per frame.
+spines and legends above a line, for example. Such an overlay is copied from a pre-drawn background
+when no animated artist touched its pixels this frame, and drawn again otherwise (see
+:class:`FrameRenderer`). Scenes with a panel that is not ``blittable`` (a moving landscape) or with a
+3D Axes are fully redrawn per frame.
 
 Workers. Frames depend only on their iteration, so the list is cut into contiguous chunks rendered
 by worker processes, each of which builds its own scene once from a picklable :class:`SceneSpec`.
@@ -14,6 +15,9 @@ Workers are started with the ``spawn`` method: a fresh interpreter imports only 
 emviz's render layer, inherits no torch thread pools or locks (forking after torch has started its
 threads can deadlock), and behaves the same on Linux, macOS and Windows. Chunks come back in order,
 a bounded number in flight, and are yielded as soon as they are next in line: memory stays bounded.
+
+Encoding. :func:`write_frames` hands frames to a writer in a second thread through a short queue, so
+encoding overlaps drawing.
 """
 
 from __future__ import annotations
@@ -55,8 +59,9 @@ CHUNK_FRAMES = 16
 class SceneSpec:
     """Everything needed to build a :class:`Scene`, picklable so that worker processes can rebuild it.
 
-    Panels are resolved (and given the chance to precompute, see :meth:`prepared`) in the parent, so a
-    worker never re-parses specs or repeats a panel's expensive preparation.
+    Panels are resolved and checked in the parent, and a panel with a ``prepare(trace)`` method gets to
+    precompute there (a log-likelihood landscape, say) and carry the result to every worker in its
+    pickled state, instead of each worker computing it again in ``setup``.
     """
 
     panels: tuple
@@ -96,10 +101,13 @@ class SceneSpec:
 def _draw_order(parent) -> list:
     """Children of an Axes or Figure in the order its ``draw`` paints them (patch excluded)."""
     children = [c for c in parent.get_children() if c is not parent.patch]
-    if isinstance(parent, Axes) and not (parent.axison and parent._frameon):
-        children = [c for c in children if c not in parent.spines.values()]
-    if isinstance(parent, Axes) and not parent.axison:
-        children = [c for c in children if c not in parent._axis_map.values()]
+    if isinstance(parent, Axes):  # as Axes.draw: no spines without frame, no axes when switched off
+        left_out = []
+        if not (parent.axison and parent.get_frame_on()):
+            left_out += list(parent.spines.values())
+        if not parent.axison:
+            left_out += [getattr(parent, name) for name in ("xaxis", "yaxis", "zaxis") if hasattr(parent, name)]
+        children = [c for c in children if all(c is not a for a in left_out)]
     return sorted(children, key=attrgetter("zorder"))
 
 
