@@ -26,6 +26,7 @@ import io
 import itertools
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -76,14 +77,16 @@ _temp_counter = itertools.count()
 class _AtomicTarget:
     """A target path and the temporary path beside it that becomes the target on :meth:`commit`."""
 
-    def __init__(self, path: str | os.PathLike, *, directory: bool = False):
+    def __init__(self, path: str | os.PathLike, *, directory: bool = False, replaces: re.Pattern | None = None):
         self.path = Path(path)
         self.directory = directory
+        self.replaces = replaces
         if self.path.exists() and self.path.is_dir() != directory:
             kind = "a folder" if self.path.is_dir() else "a file"
             raise InputError(
                 f"output {str(self.path)!r} already exists and is {kind}; remove it or choose another name"
             )
+        self._check_replaceable()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = self._free_name(".tmp")
         if directory:
@@ -100,6 +103,17 @@ class _AtomicTarget:
                 return candidate
         raise AssertionError("unreachable")
 
+    def _check_replaceable(self) -> None:
+        """A folder is replaced whole: refuse one that holds anything but what this writer writes
+        (a user's own files, the config, the data), rather than delete it."""
+        if not (self.directory and self.replaces is not None and self.path.is_dir()):
+            return
+        others = sorted(p.name for p in self.path.iterdir() if not self.replaces.fullmatch(p.name))
+        if others:
+            shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            raise InputError(f"output {str(self.path)!r} already exists and holds other files ({shown}); a folder "
+                             "output replaces its folder whole, so choose a new or empty folder")
+
     def commit(self) -> None:
         """Move the finished temporary output into place, replacing an older one."""
         if not self.directory:
@@ -109,6 +123,7 @@ class _AtomicTarget:
         if not self.path.exists():
             os.replace(self.tmp, self.path)
             return
+        self._check_replaceable()  # again: files may have appeared while the frames were drawn
         # os.replace cannot replace a non-empty folder: move the old one aside first, and put it back
         # if the swap fails, so that the target always holds one complete folder.
         old = self._free_name(".old")
@@ -228,6 +243,8 @@ class FrameWriter:
     #: Keyword arguments of :func:`open_writer` that this writer takes besides fps and hold_last_ms.
     options: ClassVar[tuple[str, ...]] = ()
     directory: ClassVar[bool] = False
+    #: For a folder writer: the names an existing folder may hold to be replaced (None: anything).
+    replaces: ClassVar[re.Pattern | None] = None
 
     def __init__(self, path: str | os.PathLike, *, fps: float = 10.0, hold_last_ms: float = 0):
         self.path = Path(path)
@@ -245,7 +262,7 @@ class FrameWriter:
         """Create the temporary output; called by ``__enter__`` or by the first :meth:`grab_frame`."""
         if self._state != "new":
             raise RuntimeError(f"{type(self).__name__} for {str(self.path)!r} is already set up")
-        self._target = _AtomicTarget(self.path, directory=self.directory)
+        self._target = _AtomicTarget(self.path, directory=self.directory, replaces=self.replaces)
         self._state = "open"
         try:
             self._open(self._target.tmp)
@@ -944,6 +961,7 @@ class PngFramesWriter(FrameWriter):
 
     name = "png"
     directory = True
+    replaces = re.compile(r"frame_\d{4,}\.png")
 
     def _open(self, tmp: Path) -> None:
         self._dir = tmp

@@ -247,13 +247,23 @@ def test_html_label_count_must_match(tmp_path):
 def test_png_folder_frames_and_atomic_replacement(tmp_path):
     target = tmp_path / "frames"
     target.mkdir()
-    (target / "stale.txt").write_text("old")
+    (target / "frame_0009.png").write_bytes(b"a stale frame of a longer, earlier run")
     frames = line_art(3)
     w = write(f"{target}/", frames)
     assert isinstance(w, PngFramesWriter)
     assert sorted(os.listdir(target)) == ["frame_0000.png", "frame_0001.png", "frame_0002.png"]
     np.testing.assert_array_equal(np.asarray(Image.open(target / "frame_0002.png")), frames[2])
     assert leftovers(tmp_path, ["frames"]) == []
+
+
+def test_png_folder_never_replaces_a_folder_of_other_files(tmp_path):
+    # The folder is replaced whole: a user's folder (or the one holding the config) must not be deleted.
+    target = tmp_path / "notes"
+    target.mkdir()
+    (target / "thesis.tex").write_text("mine")
+    with pytest.raises(InputError, match="holds other files \\(thesis.tex\\)"):
+        write(f"{target}/", line_art(2))
+    assert os.listdir(target) == ["thesis.tex"] and leftovers(tmp_path, ["notes"]) == []
 
 
 # -- atomicity -------------------------------------------------------------------------------------
@@ -267,7 +277,7 @@ def test_failure_inside_the_writer_leaves_nothing_and_keeps_the_old_output(tmp_p
     if existing:
         if name == "frames":
             target.mkdir()
-            (target / "old.png").write_bytes(b"old")
+            (target / "frame_0000.png").write_bytes(b"old")
         else:
             target.write_bytes(b"old")
     with pytest.raises(exc):
@@ -277,9 +287,9 @@ def test_failure_inside_the_writer_leaves_nothing_and_keeps_the_old_output(tmp_p
             raise exc("interrupted")
     assert leftovers(tmp_path, []) == ([name] if existing else [])
     if existing:
-        assert ((target / "old.png") if name == "frames" else target).read_bytes() == b"old"
+        assert ((target / "frame_0000.png") if name == "frames" else target).read_bytes() == b"old"
         if name == "frames":
-            assert os.listdir(target) == ["old.png"]
+            assert os.listdir(target) == ["frame_0000.png"]
 
 
 @pytest.mark.parametrize("directory", [False, True])
