@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -172,18 +173,21 @@ class Trace:
 
     @classmethod
     def load(cls, path) -> "Trace":
-        """Read a trace written by :meth:`save`. Never unpickles; a bad file raises :class:`InputError`."""
+        """Read a trace written by :meth:`save`. Never unpickles; a bad file raises :class:`InputError`.
+
+        Everything in the file is checked before a renderer sees it: the schema version, every array's
+        dtype and shape, and its values (finite; weights that sum to 1; symmetric positive definite
+        covariances; responsibilities in [0, 1]), so that a damaged or hand-made file is refused with
+        one line instead of drawing NaN.
+        """
         path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{path}: trace file not found")
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                data = {name: npz[name] for name in npz.files}
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as exc:
-            raise InputError(f"{path}: not a readable emviz trace ({type(exc).__name__}: {exc})") from None
-        if "schema_version" not in data:
+        data = _read_npz(path)
+        version = data.get("schema_version")
+        if version is None:
             raise InputError(f"{path}: not an emviz trace (no schema_version)")
-        version = int(data["schema_version"])
+        if version.shape != () or version.dtype.kind not in "iu" or int(version) < 1:
+            raise InputError(f"{path}: not an emviz trace (schema_version is {_show(version)}, not a version number)")
+        version = int(version)
         if version > SCHEMA_VERSION:
             raise InputError(
                 f"{path}: trace schema version {version} is newer than this emviz supports ({SCHEMA_VERSION}); "
@@ -192,17 +196,48 @@ class Trace:
         missing = [name for name in _ARRAY_FIELDS if name not in data]
         if missing:
             raise InputError(f"{path}: not an emviz trace (missing {', '.join(missing)})")
-        truth = None
-        if "truth_means" in data:
-            truth = Mixture(data["truth_weights"], data["truth_means"], data["truth_covariances"])
         try:
-            meta = json.loads(str(data["meta_json"])) if "meta_json" in data else {}
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: trace metadata is not valid JSON ({exc})") from None
-        try:
-            return cls(**{name: data[name] for name in _ARRAY_FIELDS}, labels=data.get("labels"), truth=truth, meta=meta)
+            _check_dtypes(data)
+            truth = _truth(data)
+            meta = _meta(data)
+            trace = cls(**{name: data[name] for name in _ARRAY_FIELDS}, labels=data.get("labels"), truth=truth,
+                        meta=meta)
+            trace._check_values()
         except InputError as exc:
             raise InputError(f"{path}: {exc}") from None
+        return trace
+
+    def _check_values(self) -> None:
+        """Raise :class:`InputError` for values no fit produces (NaN, weights off 1, covariances that are
+        not positive definite, ...): drawing them would show NaN or fail part-way through a render."""
+        from emviz.data import MAX_ABS_VALUE
+
+        for name in _ARRAY_FIELDS:
+            values = getattr(self, name)
+            if name == "resp_index":
+                continue
+            bad = np.argwhere(~np.isfinite(values))
+            if len(bad):
+                at = tuple(int(i) for i in bad[0])
+                raise InputError(f"trace: {name}{list(at)} is {values[at]}; values must be finite")
+            if values.size and float(np.max(np.abs(values))) > MAX_ABS_VALUE:
+                raise InputError(f"trace: {name} holds values beyond {MAX_ABS_VALUE:g}, too large to draw")
+        if np.any(self.weights < 0) or np.any(np.abs(self.weights.sum(axis=1) - 1) > WEIGHT_SUM_TOLERANCE):
+            t = int(np.argmax((self.weights < 0).any(axis=1) | (np.abs(self.weights.sum(axis=1) - 1) > WEIGHT_SUM_TOLERANCE)))
+            raise InputError(f"trace: weights[{t}] are {self.weights[t].tolist()}; weights must be >= 0 and sum to 1")
+        if np.any(self.resp < -RESP_TOLERANCE) or np.any(self.resp > 1 + RESP_TOLERANCE):
+            raise InputError("trace: resp holds values outside [0, 1]; responsibilities are probabilities")
+        covs = self.covariances
+        scale = np.maximum(np.abs(covs).max(axis=(2, 3), keepdims=True), np.finfo(np.float64).tiny)
+        asym = np.abs(covs - np.swapaxes(covs, 2, 3)) > SYMMETRY_TOLERANCE * scale
+        if asym.any():
+            t, k = np.argwhere(asym.any(axis=(2, 3)))[0]
+            raise InputError(f"trace: covariances[{int(t)}][{int(k)}] is not symmetric")
+        lowest = np.linalg.eigvalsh(covs)[..., 0]
+        if np.any(lowest <= 0):
+            t, k = np.argwhere(lowest <= 0)[0]
+            raise InputError(f"trace: covariances[{int(t)}][{int(k)}] is not positive definite "
+                             f"(smallest eigenvalue {lowest[t, k]:.3g})")
 
     def __eq__(self, other):
         if not isinstance(other, Trace):
@@ -216,6 +251,84 @@ class Trace:
     def __repr__(self):
         return (f"Trace(T={self.n_iter}, K={self.n_components}, D={self.n_features}, "
                 f"shown={len(self.X)}, resp_points={len(self.resp_index)})")
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file, read without pickle; InputError for anything else."""
+    if not path.exists():
+        raise InputError(f"{path}: trace file not found")
+    if not path.is_file():
+        raise InputError(f"{path}: is not a file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        if head[:2] != b"PK":
+            # np.load would try (and refuse) to unpickle anything that is neither .npy nor .npz.
+            raise InputError(f"{path}: not a readable emviz trace (not an .npz archive)")
+        with np.load(path, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except InputError:
+        raise
+    except ValueError as exc:
+        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+            raise InputError(f"{path}: not a readable emviz trace (it holds Python objects, which emviz "
+                             "never unpickles)") from None
+        raise InputError(f"{path}: not a readable emviz trace ({exc})") from None
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError) as exc:
+        raise InputError(f"{path}: not a readable emviz trace ({type(exc).__name__}: {exc})") from None
+    except MemoryError:
+        raise InputError(f"{path}: not a readable emviz trace (its arrays are too large to load)") from None
+
+
+#: dtype kinds each stored array may have: floats (or integers) for values, integers for indices.
+_KINDS = {**{name: "fiu" for name in _ARRAY_FIELDS}, "resp_index": "iu", "labels": "iu",
+          "truth_weights": "fiu", "truth_means": "fiu", "truth_covariances": "fiu"}
+#: A row of weights may miss 1 by this much (float32 fits) before the file counts as damaged.
+WEIGHT_SUM_TOLERANCE = 1e-3
+#: Responsibilities stored in float32 may leave [0, 1] by rounding, by about this much.
+RESP_TOLERANCE = 1e-5
+#: |C - C.T| allowed, relative to the largest entry of C (covariances are symmetric up to rounding).
+SYMMETRY_TOLERANCE = 1e-6
+
+
+def _check_dtypes(data: dict) -> None:
+    for name, kinds in _KINDS.items():
+        if name in data and data[name].dtype.kind not in kinds:
+            what = "integers" if kinds == "iu" else "numbers"
+            raise InputError(f"{name} must hold {what}, got dtype {data[name].dtype}")
+
+
+def _truth(data: dict) -> Mixture | None:
+    names = ("truth_weights", "truth_means", "truth_covariances")
+    given = [name for name in names if name in data]
+    if not given:
+        return None
+    if len(given) != len(names):
+        raise InputError(f"truth is incomplete (has {', '.join(given)}, needs {', '.join(names)})")
+    try:
+        return Mixture(data["truth_weights"], data["truth_means"], data["truth_covariances"])
+    except InputError as exc:
+        raise InputError(f"truth: {exc}") from None
+
+
+def _meta(data: dict) -> dict:
+    if "meta_json" not in data:
+        return {}
+    raw = data["meta_json"]
+    if raw.shape != () or raw.dtype.kind != "U":
+        raise InputError(f"meta_json must be one JSON string, got dtype {raw.dtype} and shape {raw.shape}")
+    try:
+        meta = json.loads(str(raw))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise InputError(f"trace metadata is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise InputError(f"trace metadata must be a JSON object, got {type(meta).__name__}")
+    return meta
+
+
+def _show(arr: np.ndarray) -> str:
+    text = repr(arr.tolist()) if arr.size <= 4 else f"an array of shape {arr.shape}"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _json_default(obj):
