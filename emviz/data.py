@@ -31,6 +31,9 @@ BUNDLED = {
 
 #: File types :func:`load_data` reads.
 FILE_SUFFIXES = (".csv", ".npy")
+#: Largest magnitude a value may have. EM sums squares of (centred) values over all N points: from
+#: 1e100 up, that overflows float64 on real data sizes and the fit draws NaN, so such data is refused.
+MAX_ABS_VALUE = 1e100
 
 _SOURCES = ("mixture", "file", "dataset")
 _SPEC_KEYS = (*_SOURCES, "columns", "standardize", "seed")
@@ -126,9 +129,22 @@ def load_data(spec, base_dir=".") -> Dataset:
         dataset = load_file(Path(base_dir) / str(spec["file"]), columns)
     else:
         dataset = load_bundled(spec["dataset"], columns)
+    _check_magnitude(dataset, source if source != "dataset" else None)
     if spec.get("standardize", False):
         dataset = standardize(dataset)
     return dataset
+
+
+def _check_magnitude(dataset: Dataset, key: str | None) -> None:
+    """Refuse values so large that EM's sums of squares overflow (see :data:`MAX_ABS_VALUE`)."""
+    big = np.abs(dataset.X) > MAX_ABS_VALUE
+    if not big.any():
+        return
+    i, j = np.argwhere(big)[0]
+    where = f"sampled point {i}" if key == "mixture" else f"{dataset.name}: data row {i + 1}, column {dataset.columns[j]!r}"
+    message = (f"data.{key}: {where}: {dataset.X[i, j]:g} is too large; EM squares and sums the values, which "
+               f"overflows beyond {MAX_ABS_VALUE:g}: rescale the data")
+    raise _spec_error(key, message) if key else InputError(message)
 
 
 def _as_mapping(spec) -> dict:
@@ -246,17 +262,22 @@ def load_file(path, columns=None) -> Dataset:
     columns : list of str or int, optional
         Columns to keep, by header name or 0-based index; all columns when omitted.
     """
+    if "\0" in str(path):
+        raise _spec_error("file", f"{str(path)!r}: a file name cannot contain a NUL character")
     path = Path(path)
     if path.suffix.lower() not in FILE_SUFFIXES:
         raise _spec_error("file", f"{path}: unsupported file type {path.suffix or '(none)'!r}; use .csv or .npy")
-    if not path.exists():
-        raise _spec_error("file", f"{path}: file not found")
-    if not path.is_file():
-        raise _spec_error("file", f"{path}: is not a file")
-    if path.suffix.lower() == ".npy":
-        X, names = _read_npy(path, columns)
-    else:
-        X, names = _read_csv(path, columns)
+    try:
+        if not path.exists():
+            raise _spec_error("file", f"{path}: file not found")
+        if not path.is_file():
+            raise _spec_error("file", f"{path}: is not a file")
+        if path.suffix.lower() == ".npy":
+            X, names = _read_npy(path, columns)
+        else:
+            X, names = _read_csv(path, columns)
+    except OSError as exc:  # unreadable, a name too long, a FIFO that vanished, ...
+        raise _spec_error("file", f"{path}: cannot be read ({exc.strerror or exc})") from None
     return Dataset(X=X, name=path.name, columns=names)
 
 
