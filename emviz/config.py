@@ -32,6 +32,7 @@ from emviz.errors import InputError, did_you_mean
 __all__ = [
     "Config", "load_config", "check_config", "read_yaml", "parse_override", "schema",
     "OUTPUT_KINDS", "output_kind", "INIT_NAMES", "init_mixture", "register_panels", "why_uncreatable",
+    "why_not_replaceable", "path_problem", "run_slug",
 ]
 
 #: Output suffix -> kind. A path without a suffix (or ending in "/") is a folder of PNG frames.
@@ -41,6 +42,18 @@ OUTPUT_KINDS = {".gif": "animation", ".mp4": "animation", ".html": "animation",
 INIT_NAMES = ("kmeans++", "k-means++", "kmeans", "random", "random_from_data")
 #: A document whose aliases expand to more nodes than this is refused ("billion laughs").
 MAX_EXPANDED_NODES = 1_000_000
+
+#: Longest ``title`` of an output: more cannot fit above a frame (and a huge one breaks the font engine).
+MAX_TITLE_CHARS = 200
+#: Longest file or folder name an output may have. File systems allow 255 bytes; the hidden temporary
+#: name beside it (``.<name>.<pid>-<n>.tmp<suffix>``) needs room for about 30 more.
+MAX_NAME_BYTES = 200
+#: Most pixels one frame (or one still, every cell of a grid together) may have: 2**26 is 64
+#: megapixels, 256 MB as RGBA, already far beyond any screen. More makes matplotlib allocate
+#: gigabytes (or fail, at 2**16 pixels a side) part-way through a render.
+MAX_FRAME_PIXELS = 2**26
+#: Share of the machine's memory that the recorded trace and the data may take, together.
+MEMORY_SHARE = 0.5
 
 #: Tags of the discriminated union for ``model.init``; they are dropped from error paths.
 _INIT_TAGS = ("<init name>", "<init mixture>")
@@ -84,6 +97,16 @@ class _StrictLoader(yaml.SafeLoader):
 
 class _KeyProblem(yaml.constructor.ConstructorError):
     """A key the strict loader refuses (a duplicate, or a list used as a key)."""
+
+
+# YAML 1.1 (PyYAML) reads ``1e-6`` and ``1e9`` as strings: it wants a dot in a float. People write
+# them anyway (``tol: 1e-4``), and "must be a number (got '1e-4')" only confuses; read them as YAML
+# 1.2 does. The float resolver is appended, so ints and the YAML 1.1 floats resolve as before.
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
 
 
 def _yaml_error(name: str, exc: yaml.YAMLError) -> InputError:
@@ -139,6 +162,8 @@ def read_yaml(text: str, name: str = "config") -> tuple[Any, dict[tuple, str]]:
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         raise _yaml_error(name, exc) from None
+    except RecursionError:
+        raise InputError(f"{name}: the document is nested too deeply") from None
     finally:
         loader.dispose()
     return data, lines
@@ -402,7 +427,7 @@ class OutputSpec(_Section):
     style: StyleOverride | None = None
     layout: list[Annotated[int, Field(ge=1)]] | None = Field(
         None, min_length=2, max_length=2, description="[rows, cols] of panels; default one row")
-    title: str | None = None
+    title: str | None = Field(None, max_length=MAX_TITLE_CHARS)
     runs: list[str] | None = Field(None, min_length=1, description="names of the runs shown (default all), "
                                                                     "side by side with shared axes")
     overlay: list[PanelSpec] | None = Field(None, min_length=1, description="panels drawn once with every "
@@ -590,6 +615,10 @@ def _problem(err: dict) -> tuple[tuple, str]:
         limit = ctx.get("min_length", ctx.get("max_length"))
         return path, f"must have {bound} {limit} item{'s' if limit != 1 else ''} (got {ctx.get('actual_length')})" \
             if field == "list" else f"must have {bound} {limit} characters"
+    if kind in ("string_too_short", "string_too_long"):
+        bound = "at least" if kind == "string_too_short" else "at most"
+        limit = ctx.get("min_length", ctx.get("max_length"))
+        return path, f"must have {bound} {limit} character{'s' if limit != 1 else ''} (got {len(str(value))})"
     if kind == "finite_number":
         return path, f"must be a finite number (got {_show(value)})"
     if kind == "value_error":
@@ -614,11 +643,18 @@ def _validation_error(name: str, lines: dict, exc: ValidationError) -> InputErro
 
 
 # ============================================================================================ overrides
+#: ``model.max_iter``, ``outputs[0].path``, ``outputs.0.path``: names and indices, nothing empty.
+_KEY_PATH = re.compile(r"[A-Za-z_]\w*(?:\[\d+\])*(?:\.(?:[A-Za-z_]\w*|\d+)(?:\[\d+\])*)*")
+
+
 def parse_override(text: str) -> tuple[tuple, Any]:
     """``"model.max_iter=200"`` -> ``(("model", "max_iter"), 200)``; the value is parsed as YAML."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise InputError(f"--set {text}: expected KEY.PATH=VALUE, e.g. model.max_iter=200")
+    if not _KEY_PATH.fullmatch(key.strip()):
+        raise InputError(f"--set {text}: {key.strip()!r} is not a key path; write dotted names with [index] "
+                         "for list items, e.g. model.max_iter=200 or outputs[0].path=x.gif")
     try:
         value, _ = read_yaml(raw, name=f"--set {text}") if raw.strip() else (None, {})
     except InputError as exc:
@@ -681,6 +717,7 @@ def load_config(source, overrides=()) -> Config:
     if not isinstance(data, dict):
         what = "empty" if data is None else f"a {type(data).__name__}"
         raise InputError(f"{name}: the config must be a mapping of sections (data, model, outputs, ...), got {what}")
+    _check_keys_are_strings(data, (), name, lines)
     for item in overrides:
         text, label = (item, None) if isinstance(item, str) else item
         _apply_override(data, lines, text, label)
@@ -692,6 +729,20 @@ def load_config(source, overrides=()) -> Config:
     config._base_dir = path.parent if path is not None else Path(".")
     _check_static(config)
     return config
+
+
+def _check_keys_are_strings(node, path: tuple, name: str, lines: dict) -> None:
+    """Every key of the config is a name; YAML would also allow ``1:``, ``~:`` or ``true:``."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if not isinstance(key, str):
+                where = _where(name, lines, path)
+                raise InputError(f"{where}: {_dotted(path)}: the key {_show(key)} is not a name; "
+                                 "keys are words such as n_components")
+            _check_keys_are_strings(value, (*path, key), name, lines)
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            _check_keys_are_strings(item, (*path, i), name, lines)
 
 
 def _read_source(source) -> tuple[Any, dict, str, Path | None]:
@@ -766,8 +817,44 @@ def _check_static(config: Config) -> None:
         if key in seen:
             raise config.error(("outputs", i, "path"), f"{out.path!r} is also the path of outputs[{seen[key]}]")
         seen[key] = i
-    if config.record.save is not None and not config.record.save.endswith(".npz"):
-        raise config.error(("record", "save"), f"a trace is saved as .npz (got {config.record.save!r})")
+    if config.record.save is not None:
+        problem = path_problem(config.record.save)
+        if problem:
+            raise config.error(("record", "save"), problem)
+        if not config.record.save.endswith(".npz"):
+            raise config.error(("record", "save"), f"a trace is saved as .npz (got {config.record.save!r})")
+
+
+def _targets(config: Config) -> list[tuple[tuple, str]]:
+    """(config path, path relative to --out) of everything a run writes: the outputs, then the trace(s)."""
+    targets = [(("outputs", i, "path"), o.path) for i, o in enumerate(config.outputs)]
+    save = config.record.save
+    if save is not None:
+        runs = [r.name for r in config.runs or ()]
+        if len(runs) > 1:  # one trace per run, named as emviz.pipeline.Plan.trace_paths does
+            stem, suffix = os.path.splitext(save)
+            targets += [(("record", "save"), f"{stem}_{run_slug(name)}{suffix}") for name in runs]
+        else:
+            targets.append((("record", "save"), save))
+    return targets
+
+
+def run_slug(name: str) -> str:
+    """A run's name as it appears in file names: ``"Hard EM"`` -> ``"hard_em"``."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "run"
+
+
+def path_problem(text: str) -> str | None:
+    """What is wrong with an output path as text (before any file system is asked), or None."""
+    if "\0" in text:
+        return f"{text!r} contains a NUL character"
+    for part in Path(text).parts:
+        if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+            return f"the name {part[:20]}... is {len(part)} characters long; at most {MAX_NAME_BYTES} fit"
+    if text.endswith(("/", os.sep)) and Path(text).suffix:
+        # The render layer picks the format by suffix and would read "frames.v2/" as a ".v2" file.
+        return f"a folder of frames is named without a suffix (got {text!r})"
+    return None
 
 
 def _run_sections(config: Config):
@@ -820,6 +907,9 @@ def _check_schedule(config: Config, path: tuple, spec, max_iter: int):
 def _check_output_static(config: Config, i: int, out: OutputSpec, max_iter: int) -> None:
     from emviz.render.panel import make_panel
 
+    problem = path_problem(out.path)
+    if problem:
+        raise config.error(("outputs", i, "path"), problem)
     try:
         kind = output_kind(out.path)
     except InputError as exc:
@@ -849,6 +939,35 @@ def _check_output_static(config: Config, i: int, out: OutputSpec, max_iter: int)
             make_panel(spec)
         except InputError as exc:
             raise config.error(("outputs", i, "panels", j), str(exc)) from None
+    _check_pixels(config, i, out, kind, schedule, max_iter)
+
+
+def _check_pixels(config: Config, i: int, out: OutputSpec, kind: str, schedule, max_iter: int) -> None:
+    """Refuse frames (or still grids) so large that drawing them would exhaust memory."""
+    from emviz.render.style import make_style
+
+    style = config.style.model_dump(exclude_none=True)
+    if out.style is not None:
+        style.update(out.style.model_dump(exclude_none=True))
+    try:
+        looks = make_style(style)
+    except InputError as exc:
+        raise config.error(("outputs", i, "style") if out.style is not None else ("style",), str(exc)) from None
+    n_panels = len(out.panels) * max(1, len(out.runs or config.runs or [None])) + len(out.overlay or ())
+    rows, cols = out.layout if out.layout is not None else (1, n_panels)
+    # Without style.size the render layer sizes frames by the panels; this is its smallest guess.
+    width, height = looks.figure_size(rows, cols)
+    cells = 1
+    if kind == "still":
+        cells = len(set(out.iterations)) if out.iterations is not None else \
+            len(schedule.iterations(max_iter)) if schedule is not None else 1
+    pixels = width * looks.dpi * height * looks.dpi * cells
+    if pixels > MAX_FRAME_PIXELS:
+        key = ("outputs", i, "style") if out.style is not None and (out.style.dpi or out.style.size) else ("style",)
+        grid = f" x {cells} cells" if cells > 1 else ""
+        raise config.error(key, f"{width:g} x {height:g} inches at {looks.dpi:g} dpi{grid} is {pixels / 1e6:,.0f} "
+                                f"megapixels for outputs[{i}]; at most {MAX_FRAME_PIXELS / 1e6:.0f} fit in memory: "
+                                "lower style.dpi or style.size")
 
 
 def register_panels() -> None:
@@ -893,15 +1012,40 @@ def check_config(config: Config, out=".", dataset=None) -> int:
         init = init_mixture(config, model, where)
         if not isinstance(init, str) and init.n_features != d:
             raise config.error((*where, "init", "means"), f"has {init.n_features} feature(s), the data has D={d}")
+    previews = _preview_traces(config, dataset) if dataset is not None else {}
     for i, output in enumerate(config.outputs):
+        shown = [previews[name] for name in (output.runs or previews)] if previews else [d]
         for key in ("panels", "overlay"):
             for j, spec in enumerate(getattr(output, key) or ()):
                 try:
-                    make_panel(spec).check(d)
+                    for subject in shown:
+                        make_panel(spec).check(subject)
                 except InputError as exc:
                     raise config.error(("outputs", i, key, j), str(exc)) from None
     _check_locations(config, Path(out))
     return d
+
+
+def _preview_traces(config: Config, dataset) -> dict:
+    """Run name -> a one-iteration stand-in for its trace: the data, the truth and K as the fit will
+    have them, so panels can check options that depend on them (a component index, ``hold: truth``)
+    before any fitting."""
+    import numpy as np
+
+    from emviz.trace import Trace
+
+    X = dataset.X[: config.record.show_points]
+    m = min(config.record.resp_points, len(X))
+    previews = {}
+    for name, model in config.run_models().items():
+        k, d = model.n_components, X.shape[1]
+        previews[name] = Trace(
+            weights=np.full((1, k), 1.0 / k), means=np.zeros((1, k, d)),
+            covariances=np.broadcast_to(np.eye(d), (1, k, d, d)), log_likelihood=np.zeros(1),
+            resp_index=np.arange(m), resp=np.full((1, m, k), 1.0 / k, dtype=np.float32), X=X,
+            truth=dataset.truth, meta={"n_samples": dataset.n_samples, "preview": True},
+        )
+    return previews
 
 
 def _protected(config: Config) -> dict[Path, str]:
@@ -916,19 +1060,54 @@ def _protected(config: Config) -> dict[Path, str]:
 
 def _check_locations(config: Config, out: Path) -> None:
     protected = _protected(config)
-    targets = [(("outputs", i, "path"), o.path) for i, o in enumerate(config.outputs)]
-    if config.record.save is not None:
-        targets.append((("record", "save"), config.record.save))
-    for path, rel in targets:
+    seen: list[tuple[tuple, Path]] = []
+    for path, rel in _targets(config):
         target = (out / rel).resolve()
         if target in protected:
             raise config.error(path, f"{out / rel} would overwrite {protected[target]}")
         folder = output_kind(rel) == "folder" if path[0] == "outputs" else False
+        for other_path, other in seen:
+            _check_apart(config, path, target, other_path, other)
+        seen.append((path, target))
         problem = why_uncreatable(target if folder else target.parent)
         if problem:
             raise config.error(path, problem)
-        if target.is_dir() and not folder:
+        if folder:
+            problem = why_not_replaceable(target, protected)
+            if problem:
+                raise config.error(path, f"{out / rel} {problem}")
+        elif target.is_dir():
             raise config.error(path, f"{out / rel} is a directory")
+
+
+def _check_apart(config: Config, path: tuple, target: Path, other_path: tuple, other: Path) -> None:
+    """Two things a run writes may not share a path, nor lie one inside the other: a folder output
+    replaces its folder whole (and a file cannot hold a file)."""
+    if target == other:
+        raise config.error(path, f"{target} is also the path of {_dotted(other_path)}")
+    if other in target.parents:
+        raise config.error(path, f"{target} would be inside {_dotted(other_path)} ({other}); give them separate paths")
+    if target in other.parents:
+        raise config.error(path, f"{target} would contain {_dotted(other_path)} ({other}); give them separate paths")
+
+
+#: What a folder output holds: the frames emviz.writers.PngFramesWriter writes.
+_FRAME_NAME = re.compile(r"frame_\d{4,}\.png")
+
+
+def why_not_replaceable(folder: Path, protected: dict) -> str | None:
+    """Why a folder output may not replace ``folder`` (it is replaced whole), or None when it may."""
+    for file, what in protected.items():
+        if folder == file or folder in file.parents:
+            return f"holds {what}, which a folder output would delete"
+    if not folder.is_dir():
+        return None
+    others = sorted(p.name for p in folder.iterdir() if not _FRAME_NAME.fullmatch(p.name))
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        return (f"already exists and holds more than emviz frames ({shown}); a folder output replaces its "
+                "folder whole, so choose a new or empty folder")
+    return None
 
 
 def why_uncreatable(directory: Path) -> str | None:

@@ -12,8 +12,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from emviz.config import Config, check_config, init_mixture, load_config, output_kind, register_panels, why_uncreatable
-from emviz.data import Dataset, load_data
+from emviz.config import (
+    MAX_TITLE_CHARS, MEMORY_SHARE, Config, check_config, init_mixture, load_config, output_kind, path_problem,
+    register_panels, run_slug, why_not_replaceable, why_uncreatable,
+)
+from emviz.data import Dataset, data_shape, load_data
 from emviz.errors import InputError
 
 __all__ = ["run", "Plan", "prepare", "fit", "render_outputs", "output_settings", "render_trace"]
@@ -59,7 +62,7 @@ class Plan:
         base = self.trace_path
         if base is None or len(self.fitters) == 1:
             return {name: base for name in self.fitters}
-        return {name: base.with_name(f"{base.stem}_{_slug(name)}{base.suffix}") for name in self.fitters}
+        return {name: base.with_name(f"{base.stem}_{run_slug(name)}{base.suffix}") for name in self.fitters}
 
     def describe(self) -> str:
         """A few lines saying what :func:`run` would do."""
@@ -135,14 +138,81 @@ def prepare(config_or_path, out=".", overrides=(), device=None) -> Plan:
     if device is not None:
         overrides.append((f"model.device={device}", f"--device {device}"))
     config = load_config(config_or_path, overrides)
+    # The fitters first: building one checks the device, and the memory check needs it.
+    fitters = {name: build_fitter(config, model, _where(config, name))
+               for name, model in config.run_models().items()}
     try:
+        if config.data.mixture is not None:
+            # Check the memory before sampling: a mistyped size must not take the machine down.
+            check_memory(config, *data_shape(config.data, config.base_dir), fitters)
         dataset = load_data(config.data, config.base_dir)
     except InputError as exc:
         raise config.data_error(exc) from None
     check_config(config, out=out, dataset=dataset)
-    fitters = {name: build_fitter(config, model, _where(config, name))
-               for name, model in config.run_models().items()}
+    check_memory(config, *dataset.X.shape, fitters)
     return Plan(config=config, dataset=dataset, fitters=fitters, out=Path(out))
+
+
+def _memory_budget(devices) -> tuple[float, str]:
+    """Bytes the fit may use (a share of the host's memory, or of a GPU's if smaller) and a description."""
+    import os
+
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: no check
+        return math.inf, "this machine's memory"
+    budget, what = MEMORY_SHARE * total, f"this machine's {_size(total)} of memory"
+    for device in devices:
+        if getattr(device, "type", "cpu") == "cuda":
+            import torch
+
+            gpu = torch.cuda.get_device_properties(device).total_memory
+            if MEMORY_SHARE * gpu < budget:
+                budget, what = MEMORY_SHARE * gpu, f"the {_size(gpu)} of {device}"
+    return budget, what
+
+
+def _size(n_bytes: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if n_bytes < 1000 or unit == "TB":
+            return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1000
+    raise AssertionError("unreachable")
+
+
+def check_memory(config: Config, n: int, d: int, fitters: dict) -> None:
+    """Refuse a fit whose data or recorded trace would not fit in memory, before anything is allocated.
+
+    The recorder preallocates ``max_iter + 1`` rows of every recorded quantity on the device and copies
+    them to the host; the fitter keeps the data and two (K, N) work buffers. The estimate counts those,
+    which dominate; the budget is :data:`emviz.config.MEMORY_SHARE` of the host's (or the GPU's) memory.
+    """
+    budget, what = _memory_budget([getattr(f, "device", None) for f in fitters.values()])
+    record = config.record
+    m = min(record.resp_points, record.show_points, n)
+    traces, data = 0.0, 0.0
+    for name, model in config.run_models().items():
+        k, item = model.n_components, (8 if model.dtype == "float64" else 4)
+        row = k + k * d + k * d * d + 1 + m * k
+        # Device buffers, their float64 host copy, and the float32 responsibilities of the Trace.
+        trace_bytes = (model.max_iter + 1) * (row * (item + 8) + m * k * 4)
+        traces += trace_bytes  # every run's trace is kept until the outputs are rendered
+        # X on the host and the device, the moment features (up to D*D per point), the (K, N) buffers.
+        data = max(data, n * (16 * d + item * (d + d * d + 2 * k)))
+        if trace_bytes > budget:
+            where = _where(config, name)
+            raise config.error((*where, "max_iter"), f"recording up to {model.max_iter} iterations (K={k}, D={d}, "
+                                                     f"responsibilities of {m} points) needs about {_size(trace_bytes)}, "
+                                                     f"more than {MEMORY_SHARE:.0%} of {what}; lower max_iter "
+                                                     "or record.resp_points")
+    if data > budget:
+        key = ("data", "mixture") if config.data.mixture is not None else ("data",)
+        raise config.error(key, f"fitting {n} points of dimension {d} needs about {_size(data)}, more than "
+                                f"{MEMORY_SHARE:.0%} of {what}; use fewer points")
+    if traces + data > budget:
+        raise config.error(("record", "resp_points"), f"the traces of every run and the data need about "
+                                                      f"{_size(traces + data)}, more than {MEMORY_SHARE:.0%} of "
+                                                      f"{what}; lower model.max_iter or record.resp_points")
 
 
 def _where(config: Config, name) -> tuple:
@@ -176,10 +246,6 @@ def _model_error(config: Config, exc: InputError, where=("model",)) -> InputErro
         return exc
     rest = message[len(field) + 2:] if message.startswith(f"{field}: ") else message
     return config.error((*where, field), rest)
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "run"
 
 
 def fit(plan: Plan, progress: bool = True, created: list | None = None) -> dict:
@@ -248,7 +314,11 @@ def render_outputs(plan: Plan, traces, progress: bool = True, created: list | No
         if output.overlay is not None:
             settings["overlay"] = list(output.overlay)
         _make_dirs(target.parent, created)
-        written.append(render(subject, panels=list(output.panels), path=target, progress=progress, **settings))
+        try:
+            written.append(render(subject, panels=list(output.panels), path=target, progress=progress, **settings))
+        except InputError as exc:
+            # Problems only the render layer sees (a layout too small for its panels, say) still name the output.
+            raise plan.config.error(("outputs", i), str(exc)) from None
     return written
 
 
@@ -316,12 +386,24 @@ def render_trace(trace, panels, path, *, fps=10.0, schedule=None, iterations=Non
         raise InputError(f"fps: must be > 0, got {fps:g}")
     if not (math.isfinite(hold_last) and hold_last >= 0):
         raise InputError(f"hold_last: must be >= 0 seconds, got {hold_last:g}")
+    if title is not None and len(str(title)) > MAX_TITLE_CHARS:
+        raise InputError(f"title: at most {MAX_TITLE_CHARS} characters fit above a frame (got {len(str(title))})")
+    problem = path_problem(str(path))
+    if problem:
+        raise InputError(f"{path}: {problem}")
     path = Path(path)
     if trace_path is not None and path.resolve() == trace_path.resolve():
         raise InputError(f"{path}: would overwrite the trace file")
     problem = why_uncreatable(path if kind == "folder" else path.parent)
     if problem:
         raise InputError(f"{path}: {problem}")
+    if kind == "folder":
+        protected = {trace_path.resolve(): "the trace file"} if trace_path is not None else {}
+        problem = why_not_replaceable(path.resolve(), protected)
+        if problem:
+            raise InputError(f"{path}: {problem}")
+    elif path.is_dir():
+        raise InputError(f"{path}: is a directory")
     created: list[Path] = []
     try:
         _make_dirs(path.parent, created)
