@@ -102,6 +102,9 @@ class CurvesPanel(Panel):
     """
 
     summary: ClassVar[str] = "log-likelihood per iteration (and ELBO, KL, its change, errors) with a cursor"
+    #: Under an output's ``overlay``, the scene sets ``runs`` (name -> Trace) and every run's series are
+    #: drawn together, one colour per run.
+    overlays_runs: ClassVar[bool] = True
 
     show: tuple[str, ...] = ("loglik",)
     errors: tuple[str, ...] = ("mean",)
@@ -110,6 +113,8 @@ class CurvesPanel(Panel):
 
     _trace: object = field(init=False, default=None, repr=False)
     _strips: list = field(init=False, default_factory=list, repr=False)
+    runs: dict | None = field(init=False, default=None, repr=False)
+    _n_iter: int = field(init=False, default=0, repr=False)
 
     def __post_init__(self):
         self.show = _check_choices(self.show, "show", SERIES)
@@ -167,19 +172,31 @@ class CurvesPanel(Panel):
 
     # ------------------------------------------------------------------ drawing
     def setup(self, ax, trace, colors) -> list:
-        self.check(trace)
+        runs = self.runs if self.runs and len(self.runs) > 1 else {None: trace}
+        for run in runs.values():
+            self.check(run)
         self._trace = trace
-        values = self.series(trace)
-        floor = self._rounding_floor(trace)
+        self._n_iter = max(run.n_iter for run in runs.values())
+        floor = max(self._rounding_floor(run) for run in runs.values())
         # Colours by a fixed list of every series, so a series has the same colour whichever others are shown.
         every = [*_COLORED, *(f"error:{e}" for e in _ERRORS)]
         palette = dict(zip(every, series_colors(len(colors), len(every), ax.get_facecolor())))
         palette["loglik"] = foreground()
-        groups = [s for s in _STRIPS if any(_STRIP_OF[n.split(":")[0]] == s for n in values)]
+        values = {}  # key -> y (T_run + 1,); keys are "series" or "run\x00series" when runs are overlaid
+        for name, run in runs.items():
+            run_color = None
+            if name is not None:
+                run_color = series_colors(len(colors), len(runs), ax.get_facecolor())[list(runs).index(name)]
+            for key, y in self.series(run).items():
+                full = key if name is None else f"{name}\x00{key}"
+                values[full] = y
+                if run_color is not None:
+                    palette[full] = run_color
+        groups = [s for s in _STRIPS if any(_STRIP_OF[_series_of(n).split(":")[0]] == s for n in values)]
         subs = _split_rows(ax, [_STRIP_HEIGHT[g] for g in groups])
         self._strips = []
         for sub, group in zip(subs, groups):
-            keys = [n for n in values if _STRIP_OF[n.split(":")[0]] == group]
+            keys = [n for n in values if _STRIP_OF[_series_of(n).split(":")[0]] == group]
             data = {n: _masked_gap(values[n], floor) if group == "gap" else values[n] for n in keys}
             self._strips.append(self._setup_strip(sub, group, data, palette, trace))
         for strip in self._strips[:-1]:
@@ -191,21 +208,24 @@ class CurvesPanel(Panel):
         return self.update(0)
 
     def _setup_strip(self, ax, group: str, data: dict, palette: dict, trace) -> "_Strip":
-        t = np.arange(trace.n_iter + 1)
         fg = foreground()
         m, n = len(trace.resp_index), trace.n_samples
         handles = []
         for name, y in data.items():
-            dashed = name == "elbo"  # drawn over the log-likelihood it almost equals: dashes show both
-            label = _LABELS[name] + (" (estimate)" if name in ("elbo", "kl") and m < n else "")
-            handles.append(ax.plot(t, y, color=palette[name], lw=1.8, ls="--" if dashed else "-", label=label,
-                                   gid=name)[0])
+            series = _series_of(name)
+            dashed = series == "elbo"  # drawn over the log-likelihood it almost equals: dashes show both
+            label = _LABELS[series] + (" (estimate)" if series in ("elbo", "kl") and m < n else "")
+            if "\x00" in name:
+                run = name.split("\x00")[0]
+                label = run if series == "loglik" else f"{run}: {label}"
+            handles.append(ax.plot(np.arange(len(y)), y, color=palette[name], lw=1.8, ls="--" if dashed else "-",
+                                   label=label, gid=name)[0])
         strip = _Strip(ax=ax, group=group, data=data)
         # The cursor: a faint vertical line, and on each series a dot ringed in the background colour.
         strip.cursor = ax.axvline(0.0, color=fg, lw=1.0, alpha=0.45, zorder=3, animated=True)
         strip.markers = [ax.plot([], [], ls="", marker="o", ms=7, mfc=palette[name], mec=ax.get_facecolor(),
                                  mew=1.2, zorder=4, animated=True)[0] for name in data]
-        self._limits(ax, group, data, trace.n_iter)
+        self._limits(ax, group, data, self._n_iter)
         if len(data) == 1:
             (name,) = data
             ax.set_ylabel(_SINGLE_YLABEL.get(name, _LABELS[name]))
@@ -236,12 +256,13 @@ class CurvesPanel(Panel):
             ax.set_ylim(*padded_range(min(lo, 0.0) if group == "error" else lo, hi, 0.05))
 
     def update(self, t: int) -> list:
-        t = range(self._trace.n_iter + 1)[t]
+        t = range(self._n_iter + 1)[t]
         changed = []
         for strip in self._strips:
             strip.cursor.set_xdata([t, t])
             for marker, y in zip(strip.markers, strip.data.values()):
-                marker.set_data([t], [y[t]])
+                tt = min(t, len(y) - 1)  # an overlaid run that stopped earlier rests at its last iteration
+                marker.set_data([tt], [y[tt]])
             changed += [strip.cursor, *strip.markers]
         return changed
 
@@ -255,6 +276,11 @@ class _Strip:
     data: dict
     cursor: object = None
     markers: list = field(default_factory=list)
+
+
+def _series_of(key: str) -> str:
+    """The series of a value key (``"loglik"`` or, overlaid, ``"run\\x00loglik"``)."""
+    return key.split("\x00")[-1]
 
 
 def _series_rank(key: str) -> tuple[int, int]:
