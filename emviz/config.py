@@ -658,7 +658,9 @@ def parse_override(text: str) -> tuple[tuple, Any]:
     try:
         value, _ = read_yaml(raw, name=f"--set {text}") if raw.strip() else (None, {})
     except InputError as exc:
-        raise InputError(f"--set {text}: the value is not valid YAML ({str(exc).split(': ', 2)[-1]})") from None
+        # Drop read_yaml's "--set TEXT:LINE: " prefix (TEXT itself may hold ": "), keep the problem.
+        problem = re.sub(r"^:\d+: |^: ", "", str(exc).removeprefix(f"--set {text}"))
+        raise InputError(f"--set {text}: the value is not valid YAML ({problem})") from None
     return _parse_path(key.strip()), value
 
 
