@@ -91,6 +91,8 @@ def test_heading_and_no_title():
     scene = Scene(["test_scene_lines"], trace, SMALL, title="EM on 1D data")
     assert scene.shown_title().split("\n")[0] == "EM on 1D data"
     assert plain(scene.shown_title().split("\n")[1]).startswith("Iteration 6/6")
+    two_lines = Scene(["test_scene_lines"], trace, SMALL, title="EM\non 1D data")
+    assert two_lines.shown_title().split("\n")[:2] == ["EM", "on 1D data"]
     bare = Scene(["test_scene_lines"], trace, SMALL, title=False)
     assert bare.title_parts == [] and bare.shown_title() == ""
     with pytest.raises(InputError, match="title"):

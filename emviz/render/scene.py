@@ -22,7 +22,7 @@ from emviz.render.panel import PANELS, Panel, make_panel
 from emviz.render.schedule import check_iterations
 from emviz.render.style import TITLE_HEIGHT, Style, component_colors, make_style
 
-__all__ = ["Scene", "grid_figure", "resolve_panels", "resolve_layout", "grid_shape", "load_builtin_panels"]
+__all__ = ["Scene", "as_runs", "grid_figure", "resolve_panels", "resolve_layout", "grid_shape", "load_builtin_panels"]
 
 #: U+2007 FIGURE SPACE is as wide as a digit: numbers padded with it keep the title's width constant,
 #: so the centred title does not shift as iteration counts gain digits.
@@ -111,20 +111,19 @@ class Scene:
         Every artist that changes per frame (the panels' and the title).
     """
 
-    def __init__(self, panels, trace, style=None, layout=None, title=None):
-        self.trace = trace
+    def __init__(self, panels, trace, style=None, layout=None, title=None, overlay=None):
+        self.runs = as_runs(trace)
+        # The longest run sets T; a run that stopped earlier rests at its last iteration.
+        self.trace = max(self.runs.values(), key=lambda run: run.n_iter)
         self.style: Style = make_style(style)
-        # Deep copies (sharing the trace): set-up stores artists on a panel, and a spec's panels serve
-        # many scenes (workers, grid cells); the trace itself is read-only and may be large.
-        # Deep copies (sharing the trace): set-up stores artists on a panel, and a spec's panels serve
-        # many scenes (workers, grid cells); the trace itself is read-only and may be large.
-        self.panels = [copy.deepcopy(p, {id(trace): trace}) for p in resolve_panels(panels)]
-        for panel in self.panels:
-            panel.check(trace)
+        self.cells = _cells(resolve_panels(panels), overlay, self.runs)
+        self.panels = [panel for panel, _, _ in self.cells]
+        for panel, run, _ in self.cells:
+            panel.check(run)
         self.rows, self.cols = resolve_layout(layout, len(self.panels))
         self.heading = _check_title(title)
-        self.colors = component_colors(trace.n_components)
-        self._ll_width = max(len(_format_ll(v)) for v in trace.log_likelihood)
+        self.colors = component_colors(max(run.n_components for run in self.runs.values()))
+        self._ll_width = max(len(_format_ll(v)) for run in self.runs.values() for v in run.log_likelihood)
         with self.style.context():
             self._build()
 
@@ -140,13 +139,17 @@ class Scene:
         self._panel_artists: list[list] = []
         grid = self.figure.add_gridspec(self.rows, self.cols)
         col_units = [1] * self.cols
-        for i, panel in enumerate(self.panels):
+        for i, (panel, run, name) in enumerate(self.cells):
             ax = self.figure.add_subplot(grid[i // self.cols, i % self.cols], projection=panel.projection)
             before = set(self.figure.axes)
-            artists = panel.setup(ax, self.trace, self.colors)
+            artists = panel.setup(ax, run, self.colors)
+            if name is not None and ax.axison and not ax.get_title():
+                ax.set_title(name)
             self.axes.append(ax)
             self._panel_artists.append(_check_artists(artists, panel, "setup"))
             col_units[i % self.cols] = max(col_units[i % self.cols], _plot_count(self.figure, ax, before))
+        if len(self.runs) > 1:
+            _share_limits(self.cells, self.axes)
         # Only now is it known how many plots each panel drew: size the figure and its columns for them.
         self.figure.set_size_inches(self.style.figure_size(self.rows, self.cols, show_title, col_units))
         grid.set_width_ratios(col_units)
@@ -209,11 +212,11 @@ class Scene:
 
         *heading, template = self._title_template().split("\n")
         if heading:
-            text(box.x0 + box.width / 2, box.y1, heading[0], ha="center", va="top")
+            text(box.x0 + box.width / 2, box.y1, "\n".join(heading), ha="center", va="top")
         left = box.x0 + (box.width - width(template)) / 2  # the line is centred in the box
         self._template_text = text(left, box.y0, template, ha="left", va="bottom")
         pieces = self._title_pieces(self.trace.n_iter)
-        for i in (1, 3):
+        for i in range(1, len(pieces), 2):
             x = left + width(template[: sum(len(p) for p in pieces[:i])])
             self.title_parts.append(text(x, box.y0, pieces[i], ha="left", va="bottom"))
 
@@ -242,11 +245,19 @@ class Scene:
         return self.canvas.get_width_height()
 
     def _title_pieces(self, t: int) -> list[str]:
-        """The iteration line in pieces: words, iteration, words, log-likelihood."""
+        """The iteration line in pieces: words, iteration, words, log-likelihood (words, number, ...).
+
+        With several runs, each run's log-likelihood follows its name.
+        """
         n_iter = self.trace.n_iter
         step = str(t).rjust(len(str(n_iter)), FIGURE_SPACE)
-        ll = _format_ll(self.trace.log_likelihood[t]).rjust(self._ll_width, FIGURE_SPACE)
-        return ["Iteration ", step, f"/{n_iter} {_MIDDOT} log-likelihood ", ll]
+        pieces = ["Iteration ", step]
+        for i, (name, run) in enumerate(self.runs.items()):
+            words = f"log-likelihood " if name is None else f"{name} "
+            pieces.append((f"/{n_iter} {_MIDDOT} " if i == 0 else f" {_MIDDOT} ") + words)
+            ll = _format_ll(run.log_likelihood[min(t, run.n_iter)])
+            pieces.append(ll.rjust(self._ll_width, FIGURE_SPACE))
+        return pieces
 
     def title_text(self, t: int) -> str:
         """The title at iteration ``t``: ``Iteration t/T · log-likelihood -17112.88`` (after the heading).
@@ -262,7 +273,7 @@ class Scene:
             return ""
         *heading, _ = self._suptitle.get_text().split("\n")
         words = self._title_pieces(self.trace.n_iter)[0::2]
-        shown = words[0] + self.title_parts[0].get_text() + words[1] + self.title_parts[1].get_text()
+        shown = "".join(w + part.get_text() for w, part in zip(words, self.title_parts))
         assert len(shown) == len(self._template_text.get_text()), "the numbers must fill the blanks exactly"
         return "\n".join([*heading, shown])
 
@@ -274,14 +285,71 @@ class Scene:
         if not 0 <= t <= self.trace.n_iter:
             raise InputError(f"iteration {t} is beyond the trace, which has iterations 0..{self.trace.n_iter}")
         changed = []
-        for panel in self.panels:
-            changed.extend(_check_artists(panel.update(t), panel, "update"))
+        for panel, run, _ in self.cells:
+            changed.extend(_check_artists(panel.update(min(t, run.n_iter)), panel, "update"))
         if self.title_parts:
             pieces = self._title_pieces(t)
             for text, piece in zip(self.title_parts, pieces[1::2]):
                 text.set_text(piece)
             changed.extend(self.title_parts)
         return changed
+
+
+def as_runs(trace) -> dict:
+    """Run name -> Trace: a mapping of runs as it is, one trace as ``{None: trace}``."""
+    from emviz.trace import Trace
+
+    if isinstance(trace, Trace):
+        return {None: trace}
+    if not isinstance(trace, dict) or not trace:
+        raise InputError(f"trace: expected a Trace or a mapping of run names to traces, got {type(trace).__name__}")
+    for name, run in trace.items():
+        if not isinstance(run, Trace):
+            raise InputError(f"trace: run {name!r} is a {type(run).__name__}, not a Trace")
+    dims = {run.n_features for run in trace.values()}
+    if len(dims) > 1:
+        raise InputError(f"trace: runs shown together must fit data of one dimension, got D = {sorted(dims)}")
+    return dict(trace)
+
+
+def _cells(panels: list, overlay, runs: dict) -> list[tuple]:
+    """(panel, trace, run name) of every Axes: the panels once per run, then the overlay panels once.
+
+    Panels are deep copies sharing the traces: set-up stores artists on a panel, and a spec's panels
+    serve many scenes (workers, grid cells); the traces are read-only and may be large.
+    """
+    memo = {id(run): run for run in runs.values()}
+    cells = [(copy.deepcopy(panel, dict(memo)), run, name) for name, run in runs.items() for panel in panels]
+    longest = max(runs.values(), key=lambda run: run.n_iter)
+    for panel in resolve_panels(overlay) if overlay else []:
+        if not getattr(panel, "overlays_runs", False):
+            raise InputError(f"overlay: panel {panel.name!r} draws one run; it cannot overlay several")
+        panel = copy.deepcopy(panel, dict(memo))
+        panel.runs = dict(runs)
+        cells.append((panel, longest, None))
+    return cells
+
+
+def _share_limits(cells: list, axes: list) -> None:
+    """Give the same panel of every run the same 2D axis limits (the union), so runs compare by eye."""
+    groups: dict[int, list] = {}
+    per_run = {}
+    for (panel, run, name), ax in zip(cells, axes):
+        if name is None or panel.projection is not None or not ax.axison:
+            continue
+        index = per_run.setdefault(name, 0)
+        per_run[name] = index + 1
+        groups.setdefault(index, []).append(ax)
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        xs = [ax.get_xlim() for ax in group]
+        ys = [ax.get_ylim() for ax in group]
+        x = (min(lo for lo, _ in xs), max(hi for _, hi in xs))
+        y = (min(lo for lo, _ in ys), max(hi for _, hi in ys))
+        for ax in group:
+            ax.set_xlim(*x)
+            ax.set_ylim(*y)
 
 
 def _plot_count(figure, ax, before: set) -> int:
