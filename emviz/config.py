@@ -874,6 +874,10 @@ def _check_output_runs(config: Config, i: int, out: OutputSpec, names: list[str]
         if name not in names:
             choices = f"the runs are {', '.join(map(repr, names))}" if names else "the config has no runs section"
             raise config.error(("outputs", i, "runs", j), f"no run named {name!r}{did_you_mean(name, names)}; {choices}")
+    shown = len(out.runs or names) if names else 1
+    if shown > 1 and output_kind(out.path) == "still" and len(set(out.iterations or ())) > 1:
+        raise config.error(("outputs", i, "iterations"), f"a small-multiples grid shows one run, this output "
+                                                         f"shows {shown}; give one iteration, or runs: [one name]")
     for j, spec in enumerate(out.overlay or ()):
         try:
             panel = make_panel(spec)

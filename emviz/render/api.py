@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from emviz.errors import InputError
+from emviz.render.scene import as_runs
+from emviz.trace import Trace
 from emviz.render.frames import SceneSpec, iter_frames, progress_bar, write_frames
 from emviz.render.scene import grid_figure
 from emviz.render.schedule import check_iterations, parse_schedule
@@ -26,14 +28,18 @@ MAX_GRID_CELLS = 36
 
 def render(trace, panels=("components",), path="emviz.gif", *, fps=10.0, schedule=None, hold_last=2.0,
            style=None, workers=1, layout=None, title=None, iterations=None, progress=True,
-           max_bytes=5_000_000) -> Path:
+           max_bytes=5_000_000, overlay=None) -> Path:
     """Render a trace to ``path``; the suffix picks the output.
 
     Parameters
     ----------
-    trace : Trace or path of a saved trace (``.npz``)
+    trace : Trace, path of a saved trace (``.npz``), or mapping of run names to those
+        Several runs (e.g. ``{"EM": a, "hard EM": b}``) are shown side by side: ``panels`` once per run,
+        with the same colours and shared axis limits.
     panels : list of str, mapping or Panel
         Panels side by side in one scene, e.g. ``["components", "responsibilities"]``.
+    overlay : list of str or mapping, optional
+        Panels drawn once with every run together (``curves``), after the per-run panels.
     path : str or Path
         ``.gif``, ``.mp4``, ``.html`` or a folder (no suffix) for an animation; ``.png``, ``.pdf`` or
         ``.svg`` for a still.
@@ -63,18 +69,13 @@ def render(trace, panels=("components",), path="emviz.gif", *, fps=10.0, schedul
     Path
         The file (or folder) written, complete: writers write to a temporary name and rename.
     """
-    from emviz.trace import Trace
-
-    if isinstance(trace, (str, Path)):
-        trace = Trace.load(trace)
-    if not isinstance(trace, Trace):
-        raise InputError(f"trace: expected a Trace or the path of a saved trace, got {type(trace).__name__}")
+    trace = _load_traces(trace)
     path = Path(path)
     suffix = path.suffix.lower()
     if schedule is not None and iterations is not None:
         raise InputError("schedule and iterations: give one of them, not both")
     style = make_style(style)
-    spec = SceneSpec.create(panels, trace, style=style, layout=layout, title=title)
+    spec = SceneSpec.create(panels, trace, style=style, layout=layout, title=title, overlay=overlay)
     if suffix in STILL_SUFFIXES:
         return _render_still(spec, path, schedule, iterations)
     if suffix not in ANIMATION_SUFFIXES:
@@ -85,9 +86,22 @@ def render(trace, panels=("components",), path="emviz.gif", *, fps=10.0, schedul
     fps = _positive(fps, "fps")
     if isinstance(hold_last, bool) or not isinstance(hold_last, (int, float)) or not 0 <= hold_last < 3600:
         raise InputError(f"hold_last: must be seconds >= 0, got {hold_last!r}")
-    frames_at = parse_schedule(iterations if iterations is not None else schedule).iterations(trace.n_iter)
+    frames_at = parse_schedule(iterations if iterations is not None else schedule).iterations(spec.primary.n_iter)
     return _render_animation(spec, path, frames_at, fps=fps, hold_last_ms=int(round(hold_last * 1000)),
                              workers=workers, progress=progress, max_bytes=max_bytes)
+
+
+def _load_traces(trace):
+    """A Trace, or a dict of them, from traces or paths of saved traces."""
+    if isinstance(trace, dict):
+        if not trace:
+            raise InputError("trace: an empty mapping of runs")
+        return {name: _load_traces(run) for name, run in trace.items()}
+    if isinstance(trace, (str, Path)):
+        trace = Trace.load(trace)
+    if not isinstance(trace, Trace):
+        raise InputError(f"trace: expected a Trace or the path of a saved trace, got {type(trace).__name__}")
+    return trace
 
 
 def _positive(value, name: str) -> float:
@@ -117,7 +131,8 @@ def _render_animation(spec: SceneSpec, path: Path, frames_at: list[int], *, fps,
             palette_frames = [next(frames) for _ in palette_at]
             writer = open_writer(
                 path, fps=fps, hold_last_ms=hold_last_ms, loop=0,
-                required_colors=required_colors(spec.style, spec.trace.n_components) if is_gif else (),
+                required_colors=required_colors(spec.style, max(r.n_components for r in as_runs(spec.trace).values()))
+                if is_gif else (),
                 palette_frames=palette_frames, max_bytes=max_bytes,
                 labels=[f"Iteration {t}" for t in frames_at],
             )
@@ -136,7 +151,7 @@ def _render_animation(spec: SceneSpec, path: Path, frames_at: list[int], *, fps,
 def _render_still(spec: SceneSpec, path: Path, schedule, iterations) -> Path:
     from emviz.writers import save_figure
 
-    trace = spec.trace
+    trace = spec.primary
     if iterations is not None:
         if isinstance(iterations, (int, np.integer)) and not isinstance(iterations, bool):
             iterations = [iterations]
@@ -157,6 +172,8 @@ def _render_still(spec: SceneSpec, path: Path, schedule, iterations) -> Path:
         with spec.style.context():
             scene.update(chosen[0])
             return Path(save_figure(scene.figure, path, dpi=spec.style.dpi))
+    if not isinstance(spec.trace, Trace):
+        raise InputError("iterations: a small-multiples grid shows one run; choose one iteration, or one run")
     fig = grid_figure(list(spec.panels), trace, chosen, style=spec.style,
                       title=spec.title if spec.title is not False else None)
     with spec.style.context():

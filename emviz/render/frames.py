@@ -38,7 +38,7 @@ from matplotlib.axes import Axes
 from matplotlib.text import Text
 
 from emviz.errors import InputError
-from emviz.render.scene import Scene, resolve_layout, resolve_panels
+from emviz.render.scene import Scene, as_runs, resolve_layout, resolve_panels
 from emviz.render.style import Style, make_style
 
 __all__ = ["SceneSpec", "FrameRenderer", "iter_frames", "resolve_workers", "write_frames", "progress_bar",
@@ -65,27 +65,48 @@ class SceneSpec:
     """
 
     panels: tuple
-    trace: object
+    trace: object  # a Trace, or a mapping run name -> Trace
     style: Style = field(default_factory=Style)
     layout: tuple | None = None
     title: str | bool | None = None
+    overlay: tuple = ()
 
     @classmethod
-    def create(cls, panels, trace, style=None, layout=None, title=None) -> "SceneSpec":
-        """Resolve and check the panels against the trace, then run each panel's ``prepare(trace)`` if any."""
+    def create(cls, panels, trace, style=None, layout=None, title=None, overlay=None) -> "SceneSpec":
+        """Resolve and check the panels against the trace(s), then run each panel's ``prepare(trace)``.
+
+        ``prepare`` runs only for a single trace: with several runs each run's copy of a panel sets
+        itself up in the scene.
+        """
+        runs = as_runs(trace)
         resolved = resolve_panels(panels)
+        extra = resolve_panels(overlay) if overlay else []
         for panel in resolved:
-            panel.check(trace)
-        resolve_layout(layout, len(resolved))
-        for panel in resolved:
-            prepare = getattr(panel, "prepare", None)
-            if callable(prepare):
-                prepare(trace)
+            for run in runs.values():
+                panel.check(run)
+        for panel in extra:
+            if not getattr(panel, "overlays_runs", False):
+                raise InputError(f"overlay: panel {panel.name!r} draws one run; it cannot overlay several")
+            for run in runs.values():
+                panel.check(run)
+        resolve_layout(layout, len(resolved) * len(runs) + len(extra))
+        if len(runs) == 1:
+            (single,) = runs.values()
+            for panel in resolved:
+                prepare = getattr(panel, "prepare", None)
+                if callable(prepare):
+                    prepare(single)
         layout = tuple(layout) if layout is not None else None
-        return cls(panels=tuple(resolved), trace=trace, style=make_style(style), layout=layout, title=title)
+        return cls(panels=tuple(resolved), trace=trace, style=make_style(style), layout=layout, title=title,
+                   overlay=tuple(extra))
+
+    @property
+    def primary(self):
+        """The longest run's trace (the one trace, when there is one): it sets T."""
+        return max(as_runs(self.trace).values(), key=lambda run: run.n_iter)
 
     def build(self) -> Scene:
-        return Scene(list(self.panels), self.trace, self.style, self.layout, self.title)
+        return Scene(list(self.panels), self.trace, self.style, self.layout, self.title, overlay=list(self.overlay))
 
     @property
     def blittable(self) -> bool:

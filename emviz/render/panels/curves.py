@@ -253,6 +253,10 @@ class CurvesPanel(Panel):
             ax.set_ylim(lo / 10**pad, hi * 10**pad)
         else:
             lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            if group == "nats":
+                lo = _lower_limit_past_the_start(data, lo)
+                # Plain numbers: an offset ("1e6" above the axis) hides the values people compare.
+                ax.ticklabel_format(axis="y", style="plain", useOffset=False)
             ax.set_ylim(*padded_range(min(lo, 0.0) if group == "error" else lo, hi, 0.05))
 
     def update(self, t: int) -> list:
@@ -276,6 +280,22 @@ class _Strip:
     data: dict
     cursor: object = None
     markers: list = field(default_factory=list)
+
+
+def _lower_limit_past_the_start(data: dict, lo: float) -> float:
+    """The log-likelihood axis's lower limit, leaving out an initialisation far below the rest.
+
+    A start on single points (k-means++) or far from the data has a log-likelihood orders of magnitude
+    below every later one; on an axis that includes it, all later changes (and the differences between
+    runs) are flat lines at the top. When iteration 0 lies far below the later values, the axis starts at the later values and the curve enters from below. "Far" is five times the later
+    spread and a tenth of the log-likelihood's size: a first step of a few nats stays in view.
+    """
+    later = np.concatenate([y[1:][np.isfinite(y[1:])] for y in data.values()])
+    if later.size == 0:
+        return lo
+    low = float(later.min())
+    far = max(5.0 * float(later.max() - low), 0.1 * abs(low), 1e-12)
+    return low if lo < low - far else lo
 
 
 def _series_of(key: str) -> str:
