@@ -33,7 +33,7 @@ from emviz.mixture import Mixture
 __all__ = ["Param", "parse_param", "param_names", "param_values", "loglik_surface", "loglik_points", "loglik_grid"]
 
 #: Upper bound on the working memory of one batched evaluation (bytes).
-DEFAULT_CHUNK_BYTES = 64 * 2**20
+DEFAULT_CHUNK_BYTES = 16 * 2**20
 
 _PARAM_RE = re.compile(r"^(mean|std)(\d+)?$")
 

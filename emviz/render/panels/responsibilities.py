@@ -30,7 +30,12 @@ class ResponsibilitiesPanel(Panel):
     size : float
         Marker area in points².
     alpha : float
-        Marker opacity.
+        Marker opacity. Opaque by default: in a palette GIF, translucent overlapping markers blend into
+        hundreds of near-colours that compress poorly (the docs GIF: 3.2 MB at 0.6, 0.8 MB opaque and
+        crisp).
+    antialiased : bool
+        Smooth marker edges. Off by default for the same reason: at these sizes the points overlap into
+        curves, and crisp edges keep the GIF small and sharp. Turn on for PDF/SVG stills if you like.
     features : pair of int
         D >= 2: the two data features drawn on x and y (0-based). Unused in 1D.
     legend : bool or str
@@ -40,7 +45,8 @@ class ResponsibilitiesPanel(Panel):
     summary: ClassVar[str] = "responsibilities: r_k(x) against x in 1D, points coloured by blended ownership in 2D+"
 
     size: float = 20.0
-    alpha: float = 0.6
+    alpha: float = 1.0
+    antialiased: bool = False
     features: tuple[int, int] = (0, 1)
     legend: bool | str = True
 
@@ -51,6 +57,8 @@ class ResponsibilitiesPanel(Panel):
     def __post_init__(self):
         if isinstance(self.size, bool) or not isinstance(self.size, (int, float)) or self.size <= 0:
             raise InputError(f"panel 'responsibilities': option 'size' must be a positive number, got {self.size!r}")
+        if not isinstance(self.antialiased, bool):
+            raise InputError(f"panel 'responsibilities': option 'antialiased' must be true or false, got {self.antialiased!r}")
         if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or not 0 < self.alpha <= 1:
             raise InputError(f"panel 'responsibilities': option 'alpha' must be in (0, 1], got {self.alpha!r}")
         features = tuple(self.features) if isinstance(self.features, (list, tuple)) else ()
@@ -79,7 +87,7 @@ class ResponsibilitiesPanel(Panel):
         x = trace.resp_X[:, 0]
         self._artists = [
             ax.scatter(x, np.zeros_like(x), s=self.size, color=self._colors[k], alpha=self.alpha,
-                       edgecolors="none", animated=True)
+                       edgecolors="none", antialiased=self.antialiased, animated=True)
             for k in range(trace.n_components)
         ]
         ax.set_xlim(*padded_range(*_span(trace.X[:, 0]), 0.02))
