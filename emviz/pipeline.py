@@ -317,8 +317,11 @@ def render_outputs(plan: Plan, traces, progress: bool = True, created: list | No
         try:
             written.append(render(subject, panels=list(output.panels), path=target, progress=progress, **settings))
         except InputError as exc:
-            # Problems only the render layer sees (a layout too small for its panels, say) still name the output.
-            raise plan.config.error(("outputs", i), str(exc)) from None
+            # Problems only the render layer sees (a layout too small for its panels, say) still name the
+            # output; the fit is not lost: the saved trace renders again without refitting.
+            saved = [str(p) for p in plan.trace_paths().values() if p is not None and p.is_file()]
+            hint = f" (the fit is saved in {', '.join(saved)}: fix the output and use render-trace)" if saved else ""
+            raise plan.config.error(("outputs", i), f"{exc}{hint}") from None
     return written
 
 

@@ -458,3 +458,36 @@ def test_data_paths_are_relative_to_the_config_and_outputs_to_out(tmp_path, monk
     assert code == 0, capsys.readouterr().err
     assert sorted(str(p.relative_to(elsewhere)) for p in elsewhere.rglob("*")) == ["rendered", "rendered/sub",
                                                                                   "rendered/sub/s.png"]
+
+
+# ---------------------------------------------------------------------------------------------- found elsewhere
+# Valid inputs that crash or blame the user in code this file's owners do not own (emviz/render/*,
+# emviz/em/*). Each is pinned here, strict: when the bug is fixed the test passes and the mark must go.
+@pytest.mark.xfail(strict=True, reason="render/panels/loglik_contour.py contour_levels: a depth > 0 but below the "
+                                       "float resolution of the top level gives repeated levels; contourf raises")
+def test_contour_levels_of_a_nearly_flat_landscape_increase():
+    from emviz.render.panels.loglik_contour import contour_levels
+
+    # A component no point belongs to barely moves the log-likelihood: the grid is flat to a few ulps.
+    Z = -1000.0 - 1e-12 * np.linspace(0.0, 1.0, 25).reshape(5, 5)
+    levels = contour_levels(Z, n_levels=6)
+    assert np.all(np.diff(levels) > 0), levels
+
+
+@pytest.mark.xfail(strict=True, reason="the same bug end to end: exit 1 (ValueError: Contour levels must be increasing)")
+def test_loglik_contour_with_an_empty_component_renders(tmp_path, capsys):
+    text = edit(MIXTURE, "  mixture: {means: [[2.0]], stds: [1.0], n_samples: 4}",
+                "n_components: 2", "n_components: 4\n  init: {means: [[0.0], [-2.0], [0.0], [0.0]], stds: [1.0, 0.5, 1.0, 1.0]}",
+                "max_iter: 3", "max_iter: 1\n  reg_covar: 0.001", "[components]", "[{loglik_contour: {grid: 10, levels: 6}}]",
+                "size: [3, 2]", "size: [4, 3]")
+    code = main([str(a) for a in render(tmp_path, text)])
+    assert code == 0, capsys.readouterr().err
+
+
+@pytest.mark.xfail(strict=True, reason="render/panels/components.py ComponentsPanel.bin_edges: bins='auto' on data "
+                                       "whose range is a few ulps raises 'Too many bins for data range' and is "
+                                       "reported as the user's option 'bins'")
+def test_components_on_data_with_a_tiny_range_renders(tmp_path, capsys):
+    text = data_file(tmp_path, "d.csv", "1\n1.0000000000000002\n1\n1.0000000000000002\n")
+    code = main([str(a) for a in render(tmp_path, text)])
+    assert code == 0, capsys.readouterr().err
