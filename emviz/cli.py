@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import traceback
+import warnings
 
 from emviz.errors import InputError
 
@@ -159,29 +160,46 @@ def _debug(args) -> bool:
 
 def main(argv=None) -> int:
     """Run the command line; return the exit code (0 done, 1 failure, 2 bad input, 130 interrupted)."""
-    import yaml
-    from pydantic import ValidationError
-
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if _debug(args):
+        code, line = _run(args)
+        if line:
+            print(line, file=sys.stderr)
+        return code
+    # Warnings (emviz's own, numpy's, torch's) would print as two-line "file:line: Warning" blocks:
+    # show each once as one line, before the final message, and none beside a usage error, whose
+    # contract is exactly one line.
+    with warnings.catch_warnings(record=True) as caught:
+        code, line = _run(args)
+    if code != EXIT_USAGE:
+        for message in dict.fromkeys(_one_line(w.message) for w in caught):
+            print(f"emviz: warning: {message}", file=sys.stderr)
+    if line:
+        print(line, file=sys.stderr)
+    return code
+
+
+def _run(args) -> tuple[int, str | None]:
+    """Run the chosen command: its exit code, and the one line to print on stderr (None when done)."""
+    import yaml
+    from pydantic import ValidationError
+
     try:
-        return args.func(args)
+        return args.func(args), None
     except KeyboardInterrupt:
-        print("emviz: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED, "emviz: interrupted"
     except (InputError, yaml.YAMLError, ValidationError) as exc:
         if _debug(args):
             traceback.print_exc()
-        print(f"emviz: error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_USAGE, f"emviz: error: {_one_line(exc)}"
     except Exception as exc:  # noqa: BLE001 - the last resort: one line, the traceback on request
         if _debug(args):
             traceback.print_exc()
             hint = ""
         else:
             hint = " (run with --traceback or EMVIZ_DEBUG=1 to see the traceback)"
-        print(f"emviz: error: {type(exc).__name__}: {_one_line(exc)}{hint}", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_FAILURE, f"emviz: error: {type(exc).__name__}: {_one_line(exc)}{hint}"

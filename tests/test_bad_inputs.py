@@ -460,6 +460,18 @@ def test_data_paths_are_relative_to_the_config_and_outputs_to_out(tmp_path, monk
                                                                                   "rendered/sub/s.png"]
 
 
+def test_warnings_are_one_line_each_and_never_beside_an_error(tmp_path, capsys):
+    text = edit("hold_last: 0.0}", "hold_last: 0.0, max_bytes: 10}")  # any GIF is "too large"
+    code = main([str(a) for a in render(tmp_path, text)])
+    err = capsys.readouterr().err
+    assert code == 0
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("emviz: warning: ") and "anim.gif' is 0.0 MB" in lines[0], err
+    code = main([str(a) for a in render(tmp_path, edit("max_bytes: 10}", "max_bytes: 10}\nbogus: 1", text=text))])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.splitlines()) == 1 and "bogus: unknown key" in err
+
+
 # ---------------------------------------------------------------------------------------------- found elsewhere
 # Valid inputs that crash or blame the user in code this file's owners do not own (emviz/render/*,
 # emviz/em/*). Each is pinned here, strict: when the bug is fixed the test passes and the mark must go.
