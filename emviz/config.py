@@ -52,6 +52,12 @@ MAX_NAME_BYTES = 200
 #: megapixels, 256 MB as RGBA, already far beyond any screen. More makes matplotlib allocate
 #: gigabytes (or fail, at 2**16 pixels a side) part-way through a render.
 MAX_FRAME_PIXELS = 2**26
+#: Frame rates an animation may have. A GIF cannot show a frame for less than 20 ms (50 fps), an MP4
+#: repeats frames to hold them (at 1000 fps a held second is 1000 frames), and below 0.01 fps the
+#: MP4 frame rate (a fraction with a denominator up to 1001) rounds to zero.
+MIN_FPS, MAX_FPS = 0.01, 100.0
+#: Longest hold of the last frame, in seconds: more is a still, not an animation.
+MAX_HOLD_SECONDS = 60.0
 #: Share of the machine's memory that the recorded trace and the data may take, together.
 MEMORY_SHARE = 0.5
 
@@ -372,10 +378,13 @@ class FramesSection(_Section):
     """Which iterations become frames, and how fast they play."""
 
     schedule: ScheduleSpec = None
-    fps: float = Field(10.0, gt=0, allow_inf_nan=False)
-    hold_last: float = Field(2.0, ge=0, allow_inf_nan=False, description="seconds the last frame is held")
+    fps: float = Field(10.0, ge=MIN_FPS, le=MAX_FPS, allow_inf_nan=False)
+    hold_last: float = Field(2.0, ge=0, le=MAX_HOLD_SECONDS, allow_inf_nan=False,
+                             description="seconds the last frame is held")
     workers: Annotated[Union[int, Literal["auto"]], BeforeValidator(_check_workers)] = 1
     max_bytes: int | None = Field(5_000_000, ge=1, description="warn when an animation is larger")
+    colors: int = Field(128, ge=8, le=255, description="most colours in a GIF's palette; plots need no more "
+                                                         "than 128, and fewer make smaller files")
 
 
 class StyleSection(_Section):
@@ -420,9 +429,9 @@ class OutputSpec(_Section):
     iterations: list[Annotated[int, Field(ge=0)]] | None = Field(
         None, min_length=1, description="stills: the iterations drawn (several make a grid); "
                                         "animations: an explicit schedule")
-    fps: float | None = Field(None, gt=0, allow_inf_nan=False)
+    fps: float | None = Field(None, ge=MIN_FPS, le=MAX_FPS, allow_inf_nan=False)
     schedule: ScheduleSpec = None
-    hold_last: float | None = Field(None, ge=0, allow_inf_nan=False)
+    hold_last: float | None = Field(None, ge=0, le=MAX_HOLD_SECONDS, allow_inf_nan=False)
     max_bytes: int | None = Field(None, ge=1)
     style: StyleOverride | None = None
     layout: list[Annotated[int, Field(ge=1)]] | None = Field(

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emviz.config import (
-    MAX_TITLE_CHARS, MEMORY_SHARE, Config, check_config, init_mixture, load_config, output_kind, path_problem,
-    register_panels, run_slug, why_not_replaceable, why_uncreatable,
+    MAX_FPS, MAX_HOLD_SECONDS, MAX_TITLE_CHARS, MEMORY_SHARE, MIN_FPS, Config, check_config, init_mixture, load_config,
+    output_kind, path_problem, register_panels, run_slug, why_not_replaceable, why_uncreatable,
 )
 from emviz.data import Dataset, data_shape, load_data
 from emviz.errors import InputError
@@ -287,6 +287,7 @@ def output_settings(config: Config, index: int) -> dict:
         "layout": output.layout,
         "title": output.title,
         "max_bytes": output.max_bytes if output.max_bytes is not None else frames.max_bytes,
+        "colors": frames.colors,
     }
     if output.iterations is not None:
         settings["iterations"] = list(output.iterations)
@@ -385,10 +386,10 @@ def render_trace(trace, panels, path, *, fps=10.0, schedule=None, iterations=Non
         parse_schedule(schedule).iterations(trace.n_iter)
     if iterations is not None:
         check_iterations(iterations if isinstance(iterations, list) else [iterations], trace.n_iter)
-    if not (math.isfinite(fps) and fps > 0):
-        raise InputError(f"fps: must be > 0, got {fps:g}")
-    if not (math.isfinite(hold_last) and hold_last >= 0):
-        raise InputError(f"hold_last: must be >= 0 seconds, got {hold_last:g}")
+    if not (math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
+        raise InputError(f"fps: must be from {MIN_FPS:g} to {MAX_FPS:g}, got {fps:g}")
+    if not (math.isfinite(hold_last) and 0 <= hold_last <= MAX_HOLD_SECONDS):
+        raise InputError(f"hold_last: must be from 0 to {MAX_HOLD_SECONDS:g} seconds, got {hold_last:g}")
     if title is not None and len(str(title)) > MAX_TITLE_CHARS:
         raise InputError(f"title: at most {MAX_TITLE_CHARS} characters fit above a frame (got {len(str(title))})")
     problem = path_problem(str(path))

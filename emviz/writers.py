@@ -406,6 +406,7 @@ def open_writer(
     palette_frames: Sequence[np.ndarray] = (),
     max_bytes: int | None = DEFAULT_MAX_BYTES,
     labels: Sequence[str] | None = None,
+    colors: int = 255,
 ) -> FrameWriter:
     """Create the writer for ``path`` (by suffix, see :func:`writer_for_path`), not yet set up.
 
@@ -431,6 +432,9 @@ def open_writer(
         Warn if the GIF ends up larger than this (None: never warn).
     labels : sequence of str, optional
         One caption per frame for the HTML player, such as ``"iteration 12"``.
+    colors : int, default 255
+        Most colours in the GIF palette (8-255, required colours included). Line art reads the same
+        with 128 and its GIF is smaller: fewer near-colours at antialiased edges compress better.
 
     Returns
     -------
@@ -444,6 +448,7 @@ def open_writer(
         "palette_frames": palette_frames,
         "max_bytes": max_bytes,
         "labels": labels,
+        "colors": colors,
     }
     return cls(path, fps=fps, hold_last_ms=hold_last_ms, **{k: given[k] for k in cls.options})
 
@@ -597,7 +602,7 @@ class GifWriter(FrameWriter):
     """
 
     name = "gif"
-    options = ("loop", "required_colors", "palette_frames", "max_bytes")
+    options = ("loop", "required_colors", "palette_frames", "max_bytes", "colors")
 
     def __init__(
         self,
@@ -609,8 +614,12 @@ class GifWriter(FrameWriter):
         required_colors=(),
         palette_frames=(),
         max_bytes=DEFAULT_MAX_BYTES,
+        colors=255,
     ):
         super().__init__(path, fps=fps, hold_last_ms=hold_last_ms)
+        if isinstance(colors, bool) or not isinstance(colors, (int, np.integer)) or not 8 <= colors <= 255:
+            raise InputError(f"colors: must be an integer from 8 to 255, got {colors!r}")
+        self.colors = int(colors)
         if loop is not None and not (isinstance(loop, (int, np.integer)) and 0 <= loop <= 0xFFFF):
             raise InputError(f"loop: must be an integer 0-65535 (0 = forever) or None (play once), got {loop!r}")
         self.loop = loop
@@ -635,7 +644,7 @@ class GifWriter(FrameWriter):
         self._palette_frames = []  # the samples are not needed any more: do not keep them alive
 
     def _set_palette(self, frames) -> None:
-        self.palette = gif_palette(self.required_colors, frames)
+        self.palette = gif_palette(self.required_colors, frames, max_colors=self.colors)
         self._map = _PaletteMap(self.palette, sentinel=self.transparent_index)
 
     def _write(self, frame: np.ndarray, duration_ms: float) -> None:
@@ -750,6 +759,8 @@ class Mp4Writer(FrameWriter):
 
     def _start(self, height: int, width: int) -> None:
         rate = Fraction(self.fps).limit_denominator(1001)  # 29.97 -> 2997/100, exactly what was asked
+        if rate <= 0:  # ffmpeg refuses a zero frame rate with a page of its own words
+            raise InputError(f"fps: {self.fps:g} is too low for an MP4; it needs at least 1/1001 frames per second")
         cmd = [
             self._exe, "-hide_banner", "-loglevel", "error", "-y",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width + width % 2}x{height + height % 2}",

@@ -375,3 +375,20 @@ def test_unknown_still_suffix(tmp_path):
         save_figure(fig, tmp_path / "a.jpg")
     plt.close(fig)
     assert leftovers(tmp_path, []) == []
+
+
+def test_gif_palette_size_follows_colors(tmp_path):
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (24, 32, 3), dtype=np.uint8) for _ in range(3)]
+    required = [(255, 255, 255), (0, 0, 0), (0, 114, 178)]
+    path = tmp_path / "c.gif"
+    with open_writer(path, required_colors=required, palette_frames=frames[:1], colors=40) as w:
+        for f in frames:
+            w.grab_frame(f)
+    with Image.open(path) as im:
+        palette = np.array(im.getpalette()[: 3 * 256]).reshape(-1, 3)
+        used = {tuple(c) for c in np.asarray(im.convert("RGB")).reshape(-1, 3)}
+    assert [tuple(c) for c in palette[:3]] == required
+    assert len(used) <= 40
+    with pytest.raises(InputError, match="colors: must be an integer from 8 to 255"):
+        open_writer(tmp_path / "d.gif", colors=300)

@@ -28,7 +28,7 @@ MAX_GRID_CELLS = 36
 
 def render(trace, panels=("components",), path="emviz.gif", *, fps=10.0, schedule=None, hold_last=2.0,
            style=None, workers=1, layout=None, title=None, iterations=None, progress=True,
-           max_bytes=5_000_000, overlay=None) -> Path:
+           max_bytes=5_000_000, overlay=None, colors=128) -> Path:
     """Render a trace to ``path``; the suffix picks the output.
 
     Parameters
@@ -40,6 +40,9 @@ def render(trace, panels=("components",), path="emviz.gif", *, fps=10.0, schedul
         Panels side by side in one scene, e.g. ``["components", "responsibilities"]``.
     overlay : list of str or mapping, optional
         Panels drawn once with every run together (``curves``), after the per-run panels.
+    colors : int
+        Most colours in a GIF's palette (8-255). 128 reads the same as 255 for plots and makes a
+        smaller file (the docs components GIF: 1.9 MB against 2.2 MB).
     path : str or Path
         ``.gif``, ``.mp4``, ``.html`` or a folder (no suffix) for an animation; ``.png``, ``.pdf`` or
         ``.svg`` for a still.
@@ -88,7 +91,7 @@ def render(trace, panels=("components",), path="emviz.gif", *, fps=10.0, schedul
         raise InputError(f"hold_last: must be seconds >= 0, got {hold_last!r}")
     frames_at = parse_schedule(iterations if iterations is not None else schedule).iterations(spec.primary.n_iter)
     return _render_animation(spec, path, frames_at, fps=fps, hold_last_ms=int(round(hold_last * 1000)),
-                             workers=workers, progress=progress, max_bytes=max_bytes)
+                             workers=workers, progress=progress, max_bytes=max_bytes, colors=colors)
 
 
 def _load_traces(trace):
@@ -118,7 +121,7 @@ def _palette_iterations(frames_at: list[int]) -> list[int]:
 
 
 def _render_animation(spec: SceneSpec, path: Path, frames_at: list[int], *, fps, hold_last_ms, workers,
-                      progress, max_bytes) -> Path:
+                      progress, max_bytes, colors=128) -> Path:
     from emviz.writers import open_writer
 
     is_gif = path.suffix.lower() == ".gif"
@@ -133,7 +136,7 @@ def _render_animation(spec: SceneSpec, path: Path, frames_at: list[int], *, fps,
                 path, fps=fps, hold_last_ms=hold_last_ms, loop=0,
                 required_colors=required_colors(spec.style, max(r.n_components for r in as_runs(spec.trace).values()))
                 if is_gif else (),
-                palette_frames=palette_frames, max_bytes=max_bytes,
+                palette_frames=palette_frames, max_bytes=max_bytes, colors=colors,
                 labels=[f"Iteration {t}" for t in frames_at],
             )
             del palette_frames
