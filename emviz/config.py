@@ -52,10 +52,11 @@ MAX_NAME_BYTES = 200
 #: megapixels, 256 MB as RGBA, already far beyond any screen. More makes matplotlib allocate
 #: gigabytes (or fail, at 2**16 pixels a side) part-way through a render.
 MAX_FRAME_PIXELS = 2**26
-#: Frame rates an animation may have. A GIF cannot show a frame for less than 20 ms (50 fps), an MP4
-#: repeats frames to hold them (at 1000 fps a held second is 1000 frames), and below 0.01 fps the
-#: MP4 frame rate (a fraction with a denominator up to 1001) rounds to zero.
-MIN_FPS, MAX_FPS = 0.01, 100.0
+#: Highest frame rate: a GIF cannot show a frame for less than 20 ms (50 fps), and an MP4 repeats
+#: frames to hold them (at 10^6 fps a held second is a million frames piped to ffmpeg).
+MAX_FPS = 100.0
+#: Lowest MP4 frame rate: ffmpeg's rate is a fraction with a denominator up to 1001.
+MIN_MP4_FPS = 1 / 1001
 #: Longest hold of the last frame, in seconds: more is a still, not an animation.
 MAX_HOLD_SECONDS = 60.0
 #: Share of the machine's memory that the recorded trace and the data may take, together.
@@ -378,7 +379,7 @@ class FramesSection(_Section):
     """Which iterations become frames, and how fast they play."""
 
     schedule: ScheduleSpec = None
-    fps: float = Field(10.0, ge=MIN_FPS, le=MAX_FPS, allow_inf_nan=False)
+    fps: float = Field(10.0, gt=0, le=MAX_FPS, allow_inf_nan=False)
     hold_last: float = Field(2.0, ge=0, le=MAX_HOLD_SECONDS, allow_inf_nan=False,
                              description="seconds the last frame is held")
     workers: Annotated[Union[int, Literal["auto"]], BeforeValidator(_check_workers)] = 1
@@ -429,7 +430,7 @@ class OutputSpec(_Section):
     iterations: list[Annotated[int, Field(ge=0)]] | None = Field(
         None, min_length=1, description="stills: the iterations drawn (several make a grid); "
                                         "animations: an explicit schedule")
-    fps: float | None = Field(None, ge=MIN_FPS, le=MAX_FPS, allow_inf_nan=False)
+    fps: float | None = Field(None, gt=0, le=MAX_FPS, allow_inf_nan=False)
     schedule: ScheduleSpec = None
     hold_last: float | None = Field(None, ge=0, le=MAX_HOLD_SECONDS, allow_inf_nan=False)
     max_bytes: int | None = Field(None, ge=1)
@@ -929,6 +930,10 @@ def _check_output_static(config: Config, i: int, out: OutputSpec, max_iter: int)
         kind = output_kind(out.path)
     except InputError as exc:
         raise config.error(("outputs", i, "path"), str(exc)) from None
+    fps = out.fps if out.fps is not None else config.frames.fps
+    if out.path.lower().endswith(".mp4") and fps < MIN_MP4_FPS:
+        key = ("outputs", i, "fps") if out.fps is not None else ("frames", "fps")
+        raise config.error(key, f"is {fps:g}; an MP4 needs at least 1/1001 frames per second")
     if out.iterations is not None:
         if out.schedule is not None:
             raise config.error(("outputs", i, "iterations"), "give iterations or schedule, not both")

@@ -7,13 +7,14 @@ before the fit starts, so a mistake costs no fitting time and leaves no file beh
 from __future__ import annotations
 
 import math
+import os
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from emviz.config import (
-    MAX_FPS, MAX_HOLD_SECONDS, MAX_TITLE_CHARS, MEMORY_SHARE, MIN_FPS, Config, check_config, init_mixture, load_config,
+    MAX_FPS, MAX_HOLD_SECONDS, MAX_TITLE_CHARS, MEMORY_SHARE, MIN_MP4_FPS, Config, check_config, init_mixture, load_config,
     output_kind, path_problem, register_panels, run_slug, why_not_replaceable, why_uncreatable,
 )
 from emviz.data import Dataset, data_shape, load_data
@@ -155,8 +156,6 @@ def prepare(config_or_path, out=".", overrides=(), device=None) -> Plan:
 
 def _memory_budget(devices) -> tuple[float, str]:
     """Bytes the fit may use (a share of the host's memory, or of a GPU's if smaller) and a description."""
-    import os
-
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # not POSIX: no check
@@ -283,7 +282,7 @@ def output_settings(config: Config, index: int) -> dict:
         "fps": output.fps if output.fps is not None else frames.fps,
         "hold_last": output.hold_last if output.hold_last is not None else frames.hold_last,
         "style": style,
-        "workers": frames.workers,
+        "workers": _usable_workers(frames.workers),
         "layout": output.layout,
         "title": output.title,
         "max_bytes": output.max_bytes if output.max_bytes is not None else frames.max_bytes,
@@ -297,6 +296,18 @@ def output_settings(config: Config, index: int) -> dict:
         # A still without iterations shows the last one; the global schedule is for animations.
         settings["schedule"] = frames.schedule
     return settings
+
+
+def _usable_workers(workers):
+    """``workers``, but never more processes than CPUs: more only cost memory (each holds a figure),
+    and ``workers: 1000`` would start one process per frame."""
+    if workers == "auto":
+        return workers
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(int(workers), cpus))
 
 
 def render_outputs(plan: Plan, traces, progress: bool = True, created: list | None = None) -> list[Path]:
@@ -386,8 +397,10 @@ def render_trace(trace, panels, path, *, fps=10.0, schedule=None, iterations=Non
         parse_schedule(schedule).iterations(trace.n_iter)
     if iterations is not None:
         check_iterations(iterations if isinstance(iterations, list) else [iterations], trace.n_iter)
-    if not (math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
-        raise InputError(f"fps: must be from {MIN_FPS:g} to {MAX_FPS:g}, got {fps:g}")
+    if not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
+        raise InputError(f"fps: must be > 0 and <= {MAX_FPS:g}, got {fps:g}")
+    if kind != "still" and str(path).lower().endswith(".mp4") and fps < MIN_MP4_FPS:
+        raise InputError(f"fps: is {fps:g}; an MP4 needs at least 1/1001 frames per second")
     if not (math.isfinite(hold_last) and 0 <= hold_last <= MAX_HOLD_SECONDS):
         raise InputError(f"hold_last: must be from 0 to {MAX_HOLD_SECONDS:g} seconds, got {hold_last:g}")
     if title is not None and len(str(title)) > MAX_TITLE_CHARS:

@@ -8,7 +8,7 @@ on stderr, ``emviz: error: ...``, naming the key, file or argument and the probl
 :func:`emviz.cli.main`; the cases in ``SUBPROCESS`` also run as ``python -m emviz`` to prove that no
 traceback reaches stderr from a real process.
 
-The catalogue holds 105 bad inputs (``test_catalogue_size`` keeps this count honest), in groups:
+The catalogue holds 111 bad inputs (``test_catalogue_size`` keeps this count honest), in groups:
 
 - YAML and the document (13): syntax error, a list, a scalar, an empty file, duplicate keys, Python
   tags that would run a command or import a name (refused, and nothing runs), an alias bomb,
@@ -26,19 +26,21 @@ The catalogue holds 105 bad inputs (``test_catalogue_size`` keeps this count hon
 - Panels and schedules (8): a panel for the wrong dimension, an unknown panel, an unknown option, a
   bad option value, a component index beyond K, a schedule beyond max_iter, a zero step, still
   iterations beyond max_iter.
-- Outputs (15): an unknown suffix, a directory that cannot be created (under a regular file), an
+- Outputs (19): an unknown suffix, a directory that cannot be created (under a regular file), an
   output that would overwrite the config, a folder output over the config's or the data's folder or a
   user's folder, two outputs at one path, an output inside another, the trace inside a folder output,
-  a trace not ``.npz``, a NUL or an over-long name, frames too large for memory, a trace too large for
-  memory, a title too long.
+  a trace not ``.npz``, a NUL or an over-long name, frames too large for memory, a trace or data too
+  large for memory, a frame rate too high (or too low for an MP4), a last frame held too long, a
+  title too long.
 - Runs and devices (6): duplicate run names, an output naming an unknown run, an overlay of a panel
   that draws one run, a bad model change in a run, ``device: cuda`` without CUDA, an unknown device.
 - ``--set`` overrides (6): an unknown path (did you mean), a badly typed value, no ``=``, an empty
   path segment, an index beyond the list, a Python tag in the value.
-- Trace files for ``render-trace`` (11): missing, truncated, not a trace, a ``.npy`` instead of an
+- Trace files and ``render-trace`` (13): missing, truncated, not a trace, a ``.npy`` instead of an
   ``.npz``, from a future schema version, an object array (the pickle payload never runs), NaN
   parameters, a covariance that is not positive definite, weights that do not sum to 1, a panel for
-  the wrong dimension, iterations beyond the trace.
+  the wrong dimension, an output folder over the trace's folder, a title too
+  long, iterations beyond the trace.
 """
 
 from __future__ import annotations
@@ -316,6 +318,13 @@ CASES = {
                                     f"{C}:8: style: 100 x 100 inches at 1200 dpi is 14,400 megapixels for outputs[0]"),
     "trace too large for memory": (lambda d, g: render(d, edit("max_iter: 3", "max_iter: 100000000000", "schedule: all", "schedule: {every: 1000000000}")),
                                    f"{C}:5: model.max_iter: recording up to 100000000000 iterations"),
+    "frame rate too high": (lambda d, g: render(d, edit("fps: 5", "fps: 1.0e6")), f"{C}:7: frames.fps: must be <= 100 (got 1000000.0)"),
+    "MP4 frame rate too low": (lambda d, g: render(d, edit("anim.gif", "anim.mp4", "fps: 5", "fps: 1.0e-6")),
+                               f"{C}:7: frames.fps: is 1e-06; an MP4 needs at least 1/1001 frames per second"),
+    "last frame held too long": (lambda d, g: render(d, edit("hold_last: 0.0", "hold_last: 1.0e9")),
+                                 f"{C}:7: frames.hold_last: must be <= 60 (got 1000000000.0)"),
+    "data too large for memory": (lambda d, g: render(d, edit("sizes: [30, 20]", "sizes: [100000000000, 20]")),
+                                  f"{C}:2: data.mixture: fitting 100000000020 points of dimension 1 needs about"),
     "title too long": (lambda d, g: render(d, edit("panels: [components]", "panels: [components]\n    title: " + "x" * 300)),
                        f"{C}:12: outputs[0].title: must have at most 200 characters (got 300)"),
     # -- runs and devices
@@ -361,6 +370,11 @@ CASES = {
                                        "t.npz: trace: weights[1] are"),
     "render-trace panel for the wrong dimension": (lambda d, g: render_trace(d, trace_file(d, g), panels="ellipses"),
                                                    "--panels ellipses: panel 'ellipses' draws data of dimension 2 to 64; the data has D=1"),
+    "render-trace folder over the trace's folder": (
+        lambda d, g: ["render-trace", trace_file(d, g), "--panels", "components", "--out", d / "in", "--quiet"],
+        "{d}/in: holds the trace file, which a folder output would delete"),
+    "render-trace title too long": (lambda d, g: render_trace(d, trace_file(d, g), "--title", "x" * 300),
+                                    "title: at most 200 characters fit above a frame (got 300)"),
     "render-trace iterations beyond the trace": (lambda d, g: render_trace(d, trace_file(d, g), "--iterations", "[0, 99]"),
                                                  "iterations[1]: iteration 99 is beyond the trace, which has iterations 0..3"),
 }
@@ -382,7 +396,7 @@ def _has_cuda() -> bool:
 
 
 def test_catalogue_size():
-    assert len(CASES) == 105
+    assert len(CASES) == 111
     assert set(SUBPROCESS) <= set(CASES)
 
 
