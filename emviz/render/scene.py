@@ -253,7 +253,7 @@ class Scene:
         step = str(t).rjust(len(str(n_iter)), FIGURE_SPACE)
         pieces = ["Iteration ", step]
         for i, (name, run) in enumerate(self.runs.items()):
-            words = f"log-likelihood " if name is None else f"{name} "
+            words = "log-likelihood " if name is None else f"{name} "
             pieces.append((f"/{n_iter} {_MIDDOT} " if i == 0 else f" {_MIDDOT} ") + words)
             ll = _format_ll(run.log_likelihood[min(t, run.n_iter)])
             pieces.append(ll.rjust(self._ll_width, FIGURE_SPACE))

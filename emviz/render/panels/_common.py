@@ -111,3 +111,23 @@ def weighted_normal_pdfs(x, weights, means, stds) -> np.ndarray:
     weights, means, stds = (np.asarray(a, dtype=np.float64)[..., None] for a in (weights, means, stds))
     z = (x - means) / stds
     return weights / (np.sqrt(2.0 * np.pi) * stds) * np.exp(-0.5 * z * z)
+
+
+def param_axis_values(trace, param, points: np.ndarray, n: int) -> np.ndarray:
+    """Grid values of one parameter axis of a landscape: a range from the data that always encloses
+    ``points`` (the path, and the truth when known); ``n`` values.
+
+    Means span the data's range on that feature, standard deviations reach from near 0 (but clear of
+    it, where a collapsing component sends the log-likelihood to -inf) to above the path, and
+    weights span (0, 1).
+    """
+    points = np.asarray(points, dtype=np.float64)
+    if param.kind == "mean":
+        column = trace.X[:, param.feature]
+        lo, hi = padded_range(min(column.min(), points.min()), max(column.max(), points.max()), 0.03)
+    elif param.kind == "std":
+        hi = 1.15 * float(points.max())
+        lo = min(0.02 * hi, 0.9 * float(points.min()))
+    else:
+        lo, hi = max(0.0, min(0.01, points.min())), min(1.0, max(0.99, points.max()))
+    return np.linspace(lo, hi, n)

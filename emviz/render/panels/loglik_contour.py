@@ -24,7 +24,7 @@ from matplotlib.ticker import StrMethodFormatter
 
 from emviz.errors import InputError
 from emviz.render.panel import Panel, register_panel
-from emviz.render.panels._common import component_label, feature_label, matched_truth, padded_range
+from emviz.render.panels._common import component_label, feature_label, matched_truth, param_axis_values
 
 __all__ = ["LoglikContourPanel", "contour_levels", "split_axes"]
 
@@ -231,10 +231,6 @@ class LoglikContourPanel(Panel):
 
     # ------------------------------------------------------------------ drawing
     def setup(self, ax, trace, colors) -> list:
-        # Imported here, not at module level: the surfaces use torch, which the other panels (and
-        # importing emviz.render.panels) do without.
-        from emviz.surface import parse_param
-
         self.check(trace)
         self._trace = trace
         truth = matched_truth(trace)
@@ -312,16 +308,7 @@ class LoglikContourPanel(Panel):
     def _axis_values(self, param, path: np.ndarray, true_value: float | None) -> np.ndarray:
         """Grid values of one axis: a range from the data that always encloses the path and the truth."""
         points = path if true_value is None else np.append(path, true_value)
-        if param.kind == "mean":
-            column = self._trace.X[:, param.feature]
-            lo, hi = padded_range(min(column.min(), points.min()), max(column.max(), points.max()), 0.03)
-        elif param.kind == "std":
-            hi = 1.15 * float(points.max())
-            # Stay clear of 0 (a collapsed component, log-likelihood -> -inf) but reach below the path.
-            lo = min(0.02 * hi, 0.9 * float(points.min()))
-        else:
-            lo, hi = max(0.0, min(0.01, points.min())), min(1.0, max(0.99, points.max()))
-        return np.linspace(lo, hi, self.grid)
+        return param_axis_values(self._trace, param, points, self.grid)
 
     def _landscape(self, view: "_View", t: int) -> np.ndarray:
         """Log-likelihood grid over ``view``'s two parameters, the others held for iteration ``t``, shape (B, A)."""

@@ -28,7 +28,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from emviz.errors import InputError
 from emviz.render.panel import Panel, register_panel
 from emviz.render.panels._common import (
-    add_legend, component_label, feature_label, foreground, matched_truth, padded_range,
+    add_legend, component_label, feature_label, foreground, matched_truth, param_axis_values,
 )
 from emviz.render.panels.loglik_contour import contour_levels
 
@@ -220,16 +220,7 @@ class LoglikSurfacePanel(Panel):
         """Grid values of axis ``i``: the ``ranges`` option, or a range that encloses the path and the truth."""
         if self.ranges is not None:
             return np.linspace(*self.ranges[i], self.grid)
-        if param.kind == "mean":
-            column = self._trace.X[:, param.feature]
-            lo, hi = padded_range(min(column.min(), points.min()), max(column.max(), points.max()), 0.03)
-        elif param.kind == "std":
-            hi = 1.15 * float(points.max())
-            # Clear of 0, where a collapsing component sends the log-likelihood to -inf.
-            lo = min(0.02 * hi, 0.9 * float(points.min()))
-        else:
-            lo, hi = max(0.0, min(0.01, points.min())), min(1.0, max(0.99, points.max()))
-        return np.linspace(lo, hi, self.grid)
+        return param_axis_values(self._trace, param, points, self.grid)
 
     # ------------------------------------------------------------------ drawing
     def setup(self, ax, trace, colors) -> list:
