@@ -222,6 +222,7 @@ class GaussianMixture:
         self._failed = []  # (K,) bool: factorisation failures of each step's new covariances
         self._empty = []  # (K,) bool: empty components of each step's M-step
         self.kernel_switched_at_ = None
+        self.converged_ = False
         self._initialized = True
         if self._use_moments and self.kernel == "auto":
             self._leave_moments_if_ill_conditioned()  # a start may already sit on identical points
@@ -346,7 +347,9 @@ class GaussianMixture:
         values = torch.stack([last, prev if prev is not None else last, failed]).tolist()
         self._raise_if_failed(values[0], values[2])
         # scikit-learn compares the change of the mean (per-point) log-likelihood with tol.
-        return prev is not None and abs(values[0] - values[1]) / self._n < self.tol
+        done = prev is not None and abs(values[0] - values[1]) / self._n < self.tol
+        self.converged_ = self.converged_ or done
+        return done
 
     def check(self) -> None:
         """Raise :class:`FitError` if the fit has gone wrong so far (one host read)."""
@@ -380,11 +383,9 @@ class GaussianMixture:
         scikit-learn.
         """
         self.initialize(X)
-        self.converged_ = False
         for _ in range(self.max_iter):
             self.step()
             if self.converged:
-                self.converged_ = True
                 break
         self.check()
         if not self.converged_ and self.tol > 0 and self.max_iter > 0:
