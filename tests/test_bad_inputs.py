@@ -517,3 +517,16 @@ def test_components_on_data_with_a_tiny_range_renders(tmp_path, capsys):
     text = data_file(tmp_path, "d.csv", "1\n1.0000000000000002\n1\n1.0000000000000002\n")
     code = main([str(a) for a in render(tmp_path, text)])
     assert code == 0, capsys.readouterr().err
+
+
+@pytest.mark.xfail(strict=True, reason="em/init.py:53 kmeans: X.var(0) is the unbiased variance, which for one point "
+                                       "warns (degrees of freedom <= 0) and is NaN; scikit-learn's tol uses "
+                                       "np.var (correction=0)")
+def test_kmeans_start_on_a_single_point_is_quiet():
+    import warnings
+
+    from emviz.em import GaussianMixture
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GaussianMixture(n_components=1, init="kmeans", max_iter=1, tol=0.0).fit(np.zeros((1, 1)))
