@@ -35,9 +35,7 @@ COVARIANCE_TYPES = ["full", "diag", "spherical", "tied"]
 #: Crashes in code this test's owners do not own, each pinned by a strict xfail test that says where
 #: (tests/test_bad_inputs.py, "found elsewhere"); a drawn config that hits one counts as such, not as
 #: a new failure. Delete the entry with its xfail test when the bug is fixed.
-KNOWN_CRASHES = {
-    "ValueError: Contour levels must be increasing": "loglik_contour.contour_levels on a nearly flat landscape",
-}
+KNOWN_CRASHES: dict[str, str] = {}
 INIT_NAMES = ["kmeans", "kmeans++", "random", "random_from_data"]
 
 coordinate = st.floats(-5, 5, allow_nan=False).map(lambda x: round(x, 2))

@@ -50,7 +50,7 @@ def kmeans(X: torch.Tensor, k: int, gen: torch.Generator, max_iter: int = 300, t
     ``tol`` is relative to the mean per-feature variance of X, as in scikit-learn.
     """
     centers = X[kmeans_plusplus(X, k, gen)].clone()
-    threshold = tol * float(X.var(0).mean())
+    threshold = tol * float(X.var(0, correction=0).mean())  # population variance, as scikit-learn
     labels = torch.argmin(_sq_dist(X, centers), 1)
     for _ in range(max_iter):
         onehot = torch.nn.functional.one_hot(labels, k).to(X.dtype)

@@ -81,6 +81,12 @@ class ComponentsPanel(Panel):
     # ------------------------------------------------------------------ geometry
     def bin_edges(self, x: np.ndarray) -> np.ndarray:
         """The histogram's bin edges for the data ``x`` (array of shape (S,))."""
+        lo, hi = float(np.min(x)), float(np.max(x))
+        if hi - lo <= 1e3 * np.finfo(np.float64).eps * max(abs(lo), abs(hi), 1.0):
+            # (Nearly) one value: a rule such as 'auto' would ask for more bins than the range holds
+            # floats; one bin of unit width (or the requested count over it) shows the spike.
+            count = self.bins if isinstance(self.bins, int) else 1
+            return np.linspace(lo - 0.5, hi + 0.5, count + 1)
         try:
             edges = np.histogram_bin_edges(x, bins=self.bins)
         except ValueError as exc:

@@ -62,7 +62,10 @@ def contour_levels(Z: np.ndarray, n_levels: int = 20, clip: float = 0.25) -> np.
         return np.linspace(-1.0, 0.0, n_levels + 1)
     top = float(finite.max())
     depth = float(np.quantile(top - finite, 1.0 - clip))
-    if not depth > 0:  # a flat grid (or nearly): any band width shows it as one colour
+    # A flat grid, or one flat to a few ulps of its top (a component no point belongs to): bands
+    # narrower than the float resolution at ``top`` would repeat levels. Any band width shows such a
+    # grid as one colour.
+    if not depth > 1e3 * np.finfo(np.float64).eps * max(abs(top), 1.0):
         depth = max(1.0, abs(top) * 1e-9)
     u = np.linspace(1.0, 0.0, n_levels + 1)
     levels = top - depth * u**2
