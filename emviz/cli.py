@@ -112,12 +112,12 @@ def _cmd_schema(args) -> int:
 
 def _cmd_panels(args) -> int:
     from emviz.config import register_panels
-    from emviz.render.panel import PANELS, panel_options
+    from emviz.render.panel import PANELS, describe_dims, panel_options
 
     register_panels()
     for name in PANELS.names():
         cls = PANELS.get(name)
-        dims = "any D" if cls.dims is None else "D=" + ",".join(map(str, cls.dims))
+        dims = "any D" if cls.dims is None else "D=" + describe_dims(cls.dims)
         print(f"{name}  ({dims})  {cls.summary}".rstrip())
         for option, default in panel_options(cls).items():
             shown = "(required)" if default is dataclasses.MISSING else f"= {default!r}"

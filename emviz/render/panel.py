@@ -14,7 +14,7 @@ from typing import ClassVar
 from emviz.errors import InputError, did_you_mean
 from emviz.registry import Registry
 
-__all__ = ["Panel", "PANELS", "make_panel", "panel_options", "register_panel"]
+__all__ = ["Panel", "PANELS", "describe_dims", "make_panel", "panel_options", "register_panel"]
 
 PANELS = Registry("panel")
 
@@ -36,7 +36,7 @@ class Panel:
         d = trace_or_dims if isinstance(trace_or_dims, int) else trace_or_dims.n_features
         if self.dims is not None and d not in self.dims:
             raise InputError(
-                f"panel {self.name!r} draws data of dimension {', '.join(map(str, self.dims))}; the data has D={d}"
+                f"panel {self.name!r} draws data of dimension {describe_dims(self.dims)}; the data has D={d}"
             )
 
     @property
@@ -50,6 +50,16 @@ class Panel:
     def update(self, t: int) -> list:
         """Show iteration ``t``; return the artists that changed."""
         raise NotImplementedError
+
+
+def describe_dims(dims) -> str:
+    """``"1"``, ``"2 or 3"``, ``"2 to 64"`` or ``"any"`` for a panel's ``dims``."""
+    if dims is None:
+        return "any"
+    dims = sorted(dims)
+    if len(dims) > 2 and dims == list(range(dims[0], dims[-1] + 1)):
+        return f"{dims[0]} to {dims[-1]}"
+    return " or ".join(map(str, dims)) if len(dims) <= 2 else ", ".join(map(str, dims))
 
 
 def register_panel(name: str):
