@@ -9,6 +9,7 @@ synchronisation to the loop beyond the fitter's own convergence test.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import signal
 import time
@@ -123,33 +124,35 @@ class Recorder:
                        truth=truth, meta_base={**(meta or {}), "n_samples": n, "show_index_seed": self.seed})
         recorded = 0  # iterations whose parameters and log-likelihood are in the buffers
         last_save = time.perf_counter()
-        bar = tqdm(total=fitter.max_iter, desc="EM", unit="it", disable=not self.progress, leave=False)
-        try:
-            converged = False
-            for t in range(fitter.max_iter):
-                buffers.record(t, fitter.step(), rows)
-                recorded = t + 1
-                bar.update(1)
-                if fitter.converged:
-                    converged = True
-                    break
-                if save_path is not None and time.perf_counter() - last_save > self.checkpoint_seconds:
+        # One intra-op thread for small CPU fits (the fitter says), restored however the loop ends.
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(getattr(fitter, "threads", contextlib.nullcontext)())
+            bar = stack.enter_context(tqdm(total=fitter.max_iter, desc="EM", unit="it", disable=not self.progress,
+                                           leave=False))
+            try:
+                converged = False
+                for t in range(fitter.max_iter):
+                    buffers.record(t, fitter.step(), rows)
+                    recorded = t + 1
+                    bar.update(1)
+                    if fitter.converged:
+                        converged = True
+                        break
+                    if save_path is not None and time.perf_counter() - last_save > self.checkpoint_seconds:
+                        self._save(save_path, buffers, recorded, context, fitter, started, converged=False, partial=True)
+                        last_save = time.perf_counter()
+                    if self.progress and t % 50 == 49:
+                        bar.set_postfix_str(f"log-lik {float(buffers.log_likelihood[t]):.2f}", refresh=False)
+                buffers.record(recorded, fitter.evaluate(), rows)
+                check = getattr(fitter, "check", None)
+                if check is not None:
+                    check()
+                recorded += 1
+                bar.set_postfix_str(f"log-lik {float(buffers.log_likelihood[recorded - 1]):.2f}")
+            except BaseException:
+                if save_path is not None and recorded > 0:
                     self._save(save_path, buffers, recorded, context, fitter, started, converged=False, partial=True)
-                    last_save = time.perf_counter()
-                if self.progress and t % 50 == 49:
-                    bar.set_postfix_str(f"log-lik {float(buffers.log_likelihood[t]):.2f}", refresh=False)
-            buffers.record(recorded, fitter.evaluate(), rows)
-            check = getattr(fitter, "check", None)
-            if check is not None:
-                check()
-            recorded += 1
-            bar.set_postfix_str(f"log-lik {float(buffers.log_likelihood[recorded - 1]):.2f}")
-        except BaseException:
-            if save_path is not None and recorded > 0:
-                self._save(save_path, buffers, recorded, context, fitter, started, converged=False, partial=True)
-            raise
-        finally:
-            bar.close()
+                raise
         trace = self._make_trace(buffers, recorded, context, fitter, started, converged)
         if save_path is not None:
             trace.save(save_path)

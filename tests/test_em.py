@@ -301,3 +301,25 @@ def test_cuda_matches_cpu(kind):
     for name in ("means", "covariances", "weights", "log_likelihood", "resp"):
         np.testing.assert_allclose(getattr(gpu, name), getattr(cpu, name), rtol=1e-9, atol=1e-12)
     assert gpu.meta["device"].startswith("cuda")
+
+
+def test_small_cpu_fits_run_on_one_thread_and_restore_the_setting():
+    seen = []
+
+    class Spy(GaussianMixture):
+        def step(self):
+            seen.append(torch.get_num_threads())
+            return super().step()
+
+    before = torch.get_num_threads()
+    Recorder(Spy(2, init=Mixture([0.5, 0.5], [[0, 0], [3, 3]], [np.eye(2)] * 2), tol=0,
+                 max_iter=3), progress=False).run(blobs())
+    assert seen == [1, 1, 1] and torch.get_num_threads() == before
+
+    class Failing(Spy):
+        def step(self):
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        Recorder(Failing(2, tol=0, max_iter=3), progress=False).run(blobs())
+    assert torch.get_num_threads() == before
