@@ -74,15 +74,13 @@ def matched_truth(trace):
     by the data's spread). When the truth has another number of components it cannot be paired and
     is returned as is; check ``truth.n_components == trace.n_components`` before colouring by index.
     """
-    from scipy.optimize import linear_sum_assignment
-
     truth = trace.truth
     if truth is None or truth.n_components != trace.n_components:
         return truth
+    from emviz.metrics import match_components
+
     scale = np.std(trace.X, axis=0) if len(trace.X) > 1 else np.ones(trace.n_features)
-    scale = np.where(scale > 0, scale, 1.0)
-    diff = (trace.means[-1][:, None, :] - truth.means[None, :, :]) / scale
-    _, order = linear_sum_assignment(np.sqrt(np.sum(diff**2, axis=-1)))
+    order = match_components(trace.means[-1], truth.means, scale=np.where(scale > 0, scale, 1.0))
     if np.array_equal(order, np.arange(len(order))):
         return truth
     return type(truth)(truth.weights[order], truth.means[order], truth.covariances[order])
