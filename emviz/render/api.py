@@ -126,12 +126,16 @@ def _render_animation(spec: SceneSpec, path: Path, frames_at: list[int], *, fps,
 
     is_gif = path.suffix.lower() == ".gif"
     palette_at = _palette_iterations(frames_at) if is_gif else []
-    frames = iter_frames(spec, palette_at + frames_at, workers=workers)
+    # The palette's sample frames are drawn first and kept: the stream skips them and they are
+    # spliced back in their places (a few frames held, instead of drawn twice).
+    rest = [t for t in frames_at if t not in set(palette_at)]
+    frames = iter_frames(spec, palette_at + rest, workers=workers)
     # The bar opens first: setting up the panels and the palette frames can take seconds too.
     with progress_bar(len(frames_at), path.name or str(path), progress) as bar:
         try:
             bar.set_postfix_str("setting up", refresh=True)
             palette_frames = [next(frames) for _ in palette_at]
+            kept = dict(zip(palette_at, palette_frames))
             writer = open_writer(
                 path, fps=fps, hold_last_ms=hold_last_ms, loop=0,
                 required_colors=required_colors(spec.style, max(r.n_components for r in as_runs(spec.trace).values()))
@@ -142,13 +146,20 @@ def _render_animation(spec: SceneSpec, path: Path, frames_at: list[int], *, fps,
             del palette_frames
             bar.set_postfix_str("", refresh=False)
             try:
-                write_frames(frames, writer, bar=bar)
+                write_frames(_spliced(frames_at, kept, frames), writer, bar=bar)
             except BaseException:
                 writer.abort()
                 raise
             return Path(writer.finish())
         finally:
             frames.close()
+
+
+def _spliced(frames_at: list[int], kept: dict, stream):
+    """Frames of ``frames_at`` in order: the kept ones from ``kept`` (released once written), the rest
+    from ``stream``."""
+    for t in frames_at:
+        yield kept.pop(t) if t in kept else next(stream)
 
 
 def _render_still(spec: SceneSpec, path: Path, schedule, iterations) -> Path:
