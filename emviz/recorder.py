@@ -2,9 +2,9 @@
 
 The recorder wraps any object with the step protocol (``initialize(X)``, ``step() -> StepResult``,
 ``evaluate() -> StepResult``, ``converged``, ``max_iter``): emviz's own :class:`~emviz.em.GaussianMixture`
-or :class:`~emviz.em.sklearn_adapter.SklearnStepper`. Values are written into preallocated buffers on
-the fitter's device and copied to the host in bulk at the end, so recording adds no host
-synchronisation to the loop beyond the fitter's own convergence test.
+or :class:`~emviz.em.sklearn_adapter.SklearnStepper`. Values stay on the fitter's device and are
+copied to the host in bulk at the end, so recording adds no host synchronisation to the loop beyond
+the fitter's own convergence test, and one device op per iteration.
 """
 
 from __future__ import annotations
@@ -26,31 +26,39 @@ from emviz.trace import Trace
 __all__ = ["Recorder"]
 
 
-class _Buffers:
-    """Device buffers for t = 0..T of every recorded quantity."""
+class _Record:
+    """The recorded iterations, kept on the fitter's device until one bulk copy at the end.
 
-    def __init__(self, n_steps: int, k: int, d: int, m: int, dtype, device):
-        new = lambda *shape: torch.empty(*shape, dtype=dtype, device=device)
-        self.weights = new(n_steps, k)
-        self.means = new(n_steps, k, d)
-        self.covariances = new(n_steps, k, d, d)
-        self.log_likelihood = new(n_steps)
-        self.resp = new(n_steps, m, k)
-        self.empty = torch.zeros(n_steps, k, dtype=torch.bool, device=device)
+    A step's parameter tensors are fresh and never modified afterwards (the step protocol's promise),
+    so recording keeps references to them; only the responsibilities, which live in a work buffer the
+    next step overwrites, are copied, and only for the M recorded points. One device op per iteration.
+    """
+
+    _NAMES = ("weights", "means", "covariances", "log_likelihood", "log_resp", "empty")
+
+    def __init__(self):
+        self.rows: dict[str, list] = {name: [] for name in self._NAMES}
 
     def record(self, t: int, result, resp_rows: torch.Tensor) -> None:
-        self.weights[t].copy_(result.weights)
-        self.means[t].copy_(result.means)
-        self.covariances[t].copy_(result.covariances)
-        self.log_likelihood[t].copy_(result.log_likelihood)
-        torch.exp(result.log_resp.index_select(1, resp_rows).T, out=self.resp[t])
-        self.empty[t].copy_(result.empty)
+        rows = self.rows
+        assert len(rows["weights"]) == t, "iterations are recorded in order"
+        rows["weights"].append(result.weights)
+        rows["means"].append(result.means)
+        rows["covariances"].append(result.covariances)
+        rows["log_likelihood"].append(result.log_likelihood)
+        rows["log_resp"].append(result.log_resp.index_select(1, resp_rows))  # (K, M), a copy
+        rows["empty"].append(result.empty)
+
+    def log_likelihood(self, t: int) -> float:
+        return float(self.rows["log_likelihood"][t])
 
     def to_host(self, n: int) -> dict[str, np.ndarray]:
-        """The first ``n`` rows of every buffer as float64 numpy arrays (one bulk copy each)."""
-        out = {name: getattr(self, name)[:n].to("cpu", torch.float64).numpy()
-               for name in ("weights", "means", "covariances", "log_likelihood", "resp")}
-        out["empty"] = self.empty[:n].cpu().numpy()
+        """The first ``n`` iterations of every quantity as numpy arrays (one bulk copy each)."""
+        rows = self.rows
+        stack = lambda name: torch.stack(rows[name][:n]).to("cpu", torch.float64)
+        out = {name: stack(name).numpy() for name in ("weights", "means", "covariances", "log_likelihood")}
+        out["resp"] = torch.exp(torch.stack(rows["log_resp"][:n])).transpose(1, 2).to("cpu", torch.float32).numpy()
+        out["empty"] = torch.stack(rows["empty"][:n]).cpu().numpy()
         return out
 
 
@@ -119,7 +127,7 @@ class Recorder:
         device = getattr(fitter, "device", torch.device("cpu"))
         rows = torch.as_tensor(show[resp_idx], device=device)
         k = fitter.n_components
-        buffers = _Buffers(fitter.max_iter + 1, k, d, len(resp_idx), getattr(fitter, "dtype", torch.float64), device)
+        buffers = _Record()
         context = dict(X=X[show], resp_index=resp_idx, labels=None if labels is None else np.asarray(labels)[show],
                        truth=truth, meta_base={**(meta or {}), "n_samples": n, "show_index_seed": self.seed})
         recorded = 0  # iterations whose parameters and log-likelihood are in the buffers
@@ -142,13 +150,13 @@ class Recorder:
                         self._save(save_path, buffers, recorded, context, fitter, started, converged=False, partial=True)
                         last_save = time.perf_counter()
                     if self.progress and t % 50 == 49:
-                        bar.set_postfix_str(f"log-lik {float(buffers.log_likelihood[t]):.2f}", refresh=False)
+                        bar.set_postfix_str(f"log-lik {buffers.log_likelihood(t):.2f}", refresh=False)
                 buffers.record(recorded, fitter.evaluate(), rows)
                 check = getattr(fitter, "check", None)
                 if check is not None:
                     check()
                 recorded += 1
-                bar.set_postfix_str(f"log-lik {float(buffers.log_likelihood[recorded - 1]):.2f}")
+                bar.set_postfix_str(f"log-lik {buffers.log_likelihood(recorded - 1):.2f}")
             except BaseException:
                 if save_path is not None and recorded > 0:
                     self._save(save_path, buffers, recorded, context, fitter, started, converged=False, partial=True)

@@ -54,8 +54,9 @@ class FitError(InputError):
 class StepResult(NamedTuple):
     """What one E-step saw: the parameters it used, their log-likelihood, the log-responsibilities.
 
-    All tensors stay on the fitter's device. ``log_resp`` is a work buffer that the next step
-    overwrites: copy what you need before stepping again.
+    All tensors stay on the fitter's device. The parameter, log-likelihood and ``empty`` tensors are
+    fresh for every step and never modified afterwards, so a recorder may keep references to them.
+    ``log_resp`` is a work buffer that the next step overwrites: copy what you need before stepping again.
     """
 
     weights: torch.Tensor  # (K,)
