@@ -30,7 +30,8 @@ from emviz.em.kernels import gaussian_log_density
 from emviz.errors import InputError
 from emviz.mixture import Mixture
 
-__all__ = ["Param", "parse_param", "param_names", "param_values", "loglik_surface", "loglik_points", "loglik_grid"]
+__all__ = ["Param", "parse_param", "param_names", "param_values", "loglik_surface", "loglik_points", "loglik_grid",
+           "trace_device"]
 
 #: Upper bound on the working memory of one batched evaluation (bytes).
 DEFAULT_CHUNK_BYTES = 16 * 2**20
@@ -171,6 +172,22 @@ def _chunk_sizes(n_rows: int, k: int, d: int, itemsize: int, chunk_bytes: int) -
     rows = max(1, min(n_rows, chunk_bytes // per_row))
     batch = max(1, chunk_bytes // (per_row * rows))
     return batch, rows
+
+
+def trace_device(trace) -> str:
+    """The device a trace was fitted on (``trace.meta["device"]``), when this machine has it; else cpu.
+
+    Landscapes are evaluated where the fit ran, with the same kernels; a trace fitted on a GPU and
+    rendered on a machine without one is evaluated on the CPU.
+    """
+    device = str(trace.meta.get("device", "cpu"))
+    if device.startswith("cuda"):
+        try:
+            index = torch.device(device).index or 0
+        except RuntimeError:
+            return "cpu"
+        return device if torch.cuda.is_available() and index < torch.cuda.device_count() else "cpu"
+    return "cpu"
 
 
 def loglik_surface(X, base_mixture: Mixture, axes, values_a, values_b, n_samples: int | None = None,

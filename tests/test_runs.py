@@ -114,3 +114,22 @@ def test_run_mistakes_exit_2_before_fitting(tmp_path, capsys, path, extra, messa
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_runs_overlaid_on_one_contour(runs):
+    s = Scene(["curves"], runs, style={"dpi": 30, "size": [9, 3]},
+              overlay=[{"loglik_contour": {"grid": 8, "components": [0]}}])
+    contour = s.cells[-1][0]
+    best = max(runs, key=lambda name: runs[name].log_likelihood[-1])
+    other = next(name for name in runs if name != best)
+    assert contour._trace is runs[best]  # the landscape of the best fit
+    (view,) = contour._views
+    (path, n_iter, line, current), = view.run_paths
+    with s.style.context():
+        s.update(6)
+    tt = min(6, runs[other].n_iter)
+    np.testing.assert_allclose(line.get_xdata(), runs[other].means[: tt + 1, 0, 0])
+    np.testing.assert_allclose(line.get_ydata(), runs[other].means[: tt + 1, 0, 1])
+    np.testing.assert_allclose(view.path_line.get_xdata(), runs[best].means[: min(6, runs[best].n_iter) + 1, 0, 0])
+    labels = [t.get_text() for t in view.sub.get_legend().get_texts()]
+    assert labels[:2] == [best, other]

@@ -166,3 +166,18 @@ def test_bad_surface_requests(data_1d, axes, a, b, match):
 def test_data_of_the_wrong_dimension(data_1d, data_2d):
     with pytest.raises(InputError, match="X: expected shape"):
         loglik_grid(data_2d[0], data_1d[1], 0, ("mean", "std"), [0.0], [1.0])
+
+
+def test_landscapes_are_evaluated_on_the_fitters_device_when_present():
+    import torch
+
+    from emviz.surface import trace_device
+
+    class T:
+        meta = {"device": "cuda:0"}
+
+    assert trace_device(T()) == ("cuda:0" if torch.cuda.is_available() else "cpu")
+    T.meta = {"device": "cpu"}
+    assert trace_device(T()) == "cpu"
+    T.meta = {}
+    assert trace_device(T()) == "cpu"

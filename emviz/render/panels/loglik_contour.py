@@ -130,6 +130,9 @@ class LoglikContourPanel(Panel):
     """
 
     summary: ClassVar[str] = "log-likelihood contours over two parameters of each component, with EM's path"
+    #: Under an output's ``overlay`` the scene sets ``runs`` (name -> Trace): the landscape is held at
+    #: the best run's parameters (highest final log-likelihood) and every run's path is drawn on it.
+    overlays_runs: ClassVar[bool] = True
 
     params: tuple[str, str] | None = None
     components: tuple[int, ...] | None = None
@@ -145,6 +148,8 @@ class LoglikContourPanel(Panel):
     _trace: object = field(init=False, default=None, repr=False)
     _subs: list = field(init=False, default_factory=list, repr=False)
     _views: list = field(init=False, default_factory=list, repr=False)
+    runs: dict | None = field(init=False, default=None, repr=False)
+    _n_iter: int = field(init=False, default=0, repr=False)
 
     def __post_init__(self):
         self._check_options()
@@ -234,8 +239,13 @@ class LoglikContourPanel(Panel):
 
     # ------------------------------------------------------------------ drawing
     def setup(self, ax, trace, colors) -> list:
-        self.check(trace)
+        runs = self.runs if self.runs and len(self.runs) > 1 else {None: trace}
+        for run in runs.values():
+            self.check(run)
+        # The best fit's landscape: the one the other runs are compared against.
+        trace = max(runs.values(), key=lambda run: run.log_likelihood[-1])
         self._trace = trace
+        self._n_iter = max(run.n_iter for run in runs.values())
         truth = matched_truth(trace)
         if truth is not None and truth.n_components != trace.n_components:
             truth = None  # unpaired components: no true point to mark
@@ -250,6 +260,9 @@ class LoglikContourPanel(Panel):
         self._subs = split_axes(ax, len(views_axes))
         self._views = [self._setup_view(sub, axes, color, truth)
                        for sub, axes, color in zip(self._subs, views_axes, path_colors)]
+        if len(runs) > 1:
+            for view in self._views:
+                self._draw_run_paths(view, runs)
         if self.legend:
             self._add_legend(self._views[0], truth is not None)
         return self.update(0)
@@ -288,6 +301,23 @@ class LoglikContourPanel(Panel):
             sub.set_title(component_label(axes[0][0]).capitalize())
         return view
 
+    def _draw_run_paths(self, view: "_View", runs: dict) -> None:
+        """Every run's path on ``view``'s landscape (the best run's path is the view's own)."""
+        from emviz.surface import param_values, parse_param
+
+        view.base_run = next(name for name, run in runs.items() if run is self._trace)
+        params = [parse_param(name, self._trace.n_features, self._trace.n_components) for _, name in view.axes]
+        outline = [patheffects.withStroke(linewidth=3.5, foreground="black")]
+        view.path_line.set_label(view.base_run)
+        for i, (name, run) in enumerate((n, r) for n, r in runs.items() if r is not self._trace):
+            color, style, marker = _RUN_STYLES[i % len(_RUN_STYLES)]
+            path = [param_values(run.weights, run.means, run.covariances, k, p) for (k, _), p in zip(view.axes, params)]
+            line = view.sub.plot([], [], color=color, ls=style, lw=1.8, zorder=4, path_effects=outline,
+                                 animated=True, label=name)[0]
+            current = view.sub.plot([], [], ls="", marker=marker, ms=8, mfc=color, mec="black", zorder=5,
+                                    animated=True)[0]
+            view.run_paths.append((path, run.n_iter, line, current))
+
     def _draw_optimizers(self, view: "_View") -> None:
         from emviz.optimizers import optimizer_paths
 
@@ -315,11 +345,11 @@ class LoglikContourPanel(Panel):
 
     def _landscape(self, view: "_View", t: int) -> np.ndarray:
         """Log-likelihood grid over ``view``'s two parameters, the others held for iteration ``t``, shape (B, A)."""
-        from emviz.surface import loglik_surface
+        from emviz.surface import loglik_surface, trace_device
 
         tr = self._trace
         return loglik_surface(tr.X, self.held_mixture(t), list(view.axes), view.values[0], view.values[1],
-                              n_samples=tr.n_samples)
+                              n_samples=tr.n_samples, device=trace_device(tr))
 
     def _draw_contour(self, view: "_View", Z: np.ndarray):
         levels = contour_levels(Z, self.levels, self.clip)
@@ -357,13 +387,21 @@ class LoglikContourPanel(Panel):
         if with_truth:
             handles.append(Line2D([], [], ls="", marker="o", ms=7, mfc="black", mec="white", label="truth"))
         handles += [line for _, line, _ in view.optimizer_lines]
+        if view.run_paths:
+            handles = [view.path_line] + [line for _, _, line, _ in view.run_paths] + handles[1:]
         loc = self.legend if isinstance(self.legend, str) else _free_corner(view)
         view.sub.legend(handles=handles, loc=loc, fontsize="small", framealpha=0.85)
 
     def update(self, t: int) -> list:
-        t = range(self._trace.n_iter + 1)[t]
+        t_all = range(self._n_iter + 1)[t]
+        t = min(t_all, self._trace.n_iter)  # a run that stopped earlier rests at its last iteration
         changed = []
         for view in self._views:
+            for path, n_iter, line, current in view.run_paths:
+                tt = min(t_all, n_iter)
+                line.set_data(path[0][: tt + 1], path[1][: tt + 1])
+                current.set_data([path[0][tt]], [path[1][tt]])
+                changed += [line, current]
             if self.hold == "current" and view.landscape_t != t:
                 view.contour.remove()
                 view.contour = self._draw_contour(view, self._landscape(view, t))
@@ -377,11 +415,11 @@ class LoglikContourPanel(Panel):
             view.current.set_data([view.path[0][t]], [view.path[1][t]])
             changed += [view.path_line, view.current]
             for opt, line, end in view.optimizer_lines:
-                shown = opt.points[: t + 1]  # optimiser iteration i beside EM iteration i
+                shown = opt.points[: t_all + 1]  # optimiser iteration i beside EM iteration i
                 line.set_data(shown[:, 0], shown[:, 1])
                 changed.append(line)
                 if end is not None:
-                    done = t + 1 >= len(opt.points)
+                    done = t_all + 1 >= len(opt.points)
                     end.set_data(*(([shown[-1, 0]], [shown[-1, 1]]) if done else ([], [])))
                     changed.append(end)
             if self.hold == "current":
@@ -406,7 +444,12 @@ class _View:
     current: object = None
     optimizers: list = field(default_factory=list)
     optimizer_lines: list = field(default_factory=list)
+    run_paths: list = field(default_factory=list)  # other runs: (path, n_iter, line, current marker)
+    base_run: object = None
 
+
+#: (colour, line style, marker) of the other runs' paths when runs are overlaid.
+_RUN_STYLES = (("#f0e442", "--", "s"), ("#ffffff", ":", "^"), ("#cc79a7", "-.", "D"), ("#56b4e9", "--", "v"))
 
 #: (colour, line style, marker) of the optimiser paths: neutral, unlike the component colours.
 _OPTIMIZER_STYLES = (("white", "--", "o"), ("#f0e442", ":", "s"), ("#bbbbbb", "-.", "^"), ("#ffffff", "-", "D"))

@@ -190,21 +190,22 @@ class LoglikSurfacePanel(Panel):
     # ------------------------------------------------------------------ the numbers
     def landscape(self, t: int) -> np.ndarray:
         """Log-likelihood on the grid with the others held for iteration ``t``, array of shape (B, A)."""
-        from emviz.surface import loglik_surface
+        from emviz.surface import loglik_surface, trace_device
 
         tr, v = self._trace, self._view
         return loglik_surface(tr.X, self.held_mixture(t), self._axes, v["values"][0], v["values"][1],
-                              n_samples=tr.n_samples)
+                              n_samples=tr.n_samples, device=trace_device(tr))
 
     def heights(self, a, b, t: int) -> np.ndarray:
         """Log-likelihood at the points (a_i, b_i) with the others held for iteration ``t``, shape (P,).
 
         Evaluated in one batch by the code that computes the grid, so the points lie on the surface.
         """
-        from emviz.surface import loglik_points
+        from emviz.surface import loglik_points, trace_device
 
         tr, held = self._trace, self.held_mixture(t)
-        return loglik_points(tr.X, held, self._axes, np.atleast_1d(a), np.atleast_1d(b), n_samples=tr.n_samples)
+        return loglik_points(tr.X, held, self._axes, np.atleast_1d(a), np.atleast_1d(b), n_samples=tr.n_samples,
+                             device=trace_device(tr))
 
     def path_heights(self, t: int) -> np.ndarray:
         """Heights of the path points 0..t on the surface shown at iteration ``t`` (not clipped), shape (t+1,)."""
