@@ -1,18 +1,16 @@
 """The command line: exit codes, one-line errors without tracebacks, and no files left behind."""
 
-import dataclasses
 import json
 import os
 import subprocess
 import sys
-import textwrap
-from typing import ClassVar
 
 import numpy as np
 import pytest
 
 from emviz.cli import main
-from emviz.render.panel import PANELS, Panel, register_panel
+
+import fake_panels as fake_panels_module  # tests/fake_panels.py
 
 CONFIG = """\
 data:
@@ -42,31 +40,14 @@ needs_pipeline = pytest.mark.skipif(_missing_pipeline_parts() is not None,
                                     reason=_missing_pipeline_parts() or "")
 
 
-@dataclasses.dataclass
-class _Fake1D(Panel):
-    dims: ClassVar = (1,)
-    bins: int = 10
-
-
-@dataclasses.dataclass
-class _Fake2D(Panel):
-    dims: ClassVar = (2,)
-
-
 @pytest.fixture(autouse=True)
 def fake_panels():
-    for name, cls in (("_t1d", _Fake1D), ("_t2d", _Fake2D)):
-        if name not in PANELS:
-            register_panel(name)(cls)
+    fake_panels_module.register()
     yield
-    for name in ("_t1d", "_t2d"):
-        PANELS._items.pop(name, None)
+    fake_panels_module.unregister()
 
 
-def write(directory, text, name="config.yaml"):
-    path = directory / name
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
+write = fake_panels_module.write
 
 
 def cli(capsys, *argv):

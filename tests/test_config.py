@@ -1,16 +1,14 @@
 """Config loading and validation: every kind of mistake is one line naming file:line, the key and the fix."""
 
-import dataclasses
 import json
 import os
-import textwrap
-from typing import ClassVar
 
 import pytest
 
 from emviz.config import Config, check_config, load_config, output_kind, read_yaml, schema
 from emviz.errors import InputError
-from emviz.render.panel import PANELS, Panel, register_panel
+
+import fake_panels as fake_panels_module  # tests/fake_panels.py
 
 # Line numbers matter in these tests: data is line 1, n_components line 4, outputs[0].path line 7.
 BASE = """\
@@ -53,32 +51,14 @@ outputs:
 """
 
 
-@dataclasses.dataclass
-class _Fake1D(Panel):
-    dims: ClassVar = (1,)
-    bins: int = 10
-
-
-@dataclasses.dataclass
-class _Fake2D(Panel):
-    dims: ClassVar = (2,)
-
-
 @pytest.fixture(autouse=True)
 def fake_panels():
-    """Two throw-away panels, so that these tests do not depend on the built-in panels' options."""
-    for name, cls in (("_t1d", _Fake1D), ("_t2d", _Fake2D)):
-        if name not in PANELS:
-            register_panel(name)(cls)
+    fake_panels_module.register()
     yield
-    for name in ("_t1d", "_t2d"):
-        PANELS._items.pop(name, None)
+    fake_panels_module.unregister()
 
 
-def write(tmp_path, text, name="config.yaml"):
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
+write = fake_panels_module.write
 
 
 def fails(tmp_path, text, overrides=(), out=None) -> str:
