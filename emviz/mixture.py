@@ -161,9 +161,6 @@ class Mixture:
         labels = np.repeat(np.arange(self.n_components), sizes)
         return X, labels
 
-    def to_dict(self) -> dict:
-        return {"weights": self.weights.tolist(), "means": self.means.tolist(), "covariances": self.covariances.tolist()}
-
     def __eq__(self, other):
         if not isinstance(other, Mixture):
             return NotImplemented

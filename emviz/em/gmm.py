@@ -213,11 +213,11 @@ class GaussianMixture:
         self._n, self._d = Xn.shape
         # Centring keeps the moments path's cancellation error small; every parameter is shift-equivariant.
         center = Xn.mean(0)
+        centred = Xn - center  # in numpy: one writable copy (the caller's array may be read-only)
         self._center = torch.as_tensor(center, dtype=self.dtype, device=self.device)
-        # Centred in numpy: one writable copy (the caller's array may be read-only).
-        self._X = torch.as_tensor(Xn - center, dtype=self.dtype, device=self.device)
+        self._X = torch.as_tensor(centred, dtype=self.dtype, device=self.device)
         self._use_moments = self._choose_moments(d)
-        self._spread = float(np.max(np.sum((Xn - Xn.mean(0)) ** 2, axis=1)))
+        self._spread = float(np.max(np.sum(centred**2, axis=1)))
         self._phi = K.moment_features(self._X, self.covariance_type) if self._use_moments else None
         # Component-major (K, N) work buffers, reused by every step.
         self._wlp = torch.empty(self.n_components, self._n, dtype=self.dtype, device=self.device)

@@ -46,7 +46,6 @@ __all__ = [
     "weighted_log_prob_moments",
     "estimate_from_resp",
     "estimate_from_moments",
-    "batched_mixture_loglik",
     "gaussian_log_density",
     "LOG_2PI",
 ]
@@ -327,31 +326,3 @@ def gaussian_log_density(X, means, covariances) -> torch.Tensor:
     const = _log_det_precision_full(chol, d) - 0.5 * d * LOG_2PI
     out = const[:, None] - 0.5 * _maha_full(X, means, chol)
     return torch.where(failed[:, None], -torch.inf, out)
-
-
-def batched_mixture_loglik(X, weights, means, covariances, chunk_bytes: int = 64 * 2**20) -> torch.Tensor:
-    """Total log-likelihood of ``X`` under each of B mixtures, array of shape (B,).
-
-    Uses the fitter's two-pass (direct) log-density; a mixture whose covariance is not positive
-    definite gets ``-inf``.
-
-    Parameters
-    ----------
-    X : tensor of shape (N, D)
-    weights : tensor of shape (B, K)
-    means : tensor of shape (B, K, D)
-    covariances : tensor of shape (B, K, D, D), full
-    chunk_bytes : int
-        Bound on the work arrays; mixtures are evaluated in chunks of that size.
-    """
-    b, k, d = means.shape
-    n = X.shape[0]
-    chol, failed = _factor_full(covariances.reshape(b * k, d, d))
-    per = max(1, int(chunk_bytes // max(1, 2 * n * k * d * X.element_size())))
-    out = torch.empty(b, dtype=X.dtype, device=X.device)
-    for s in range(0, b, per):
-        e = min(b, s + per)
-        flat_means = means[s:e].reshape(-1, d)
-        wlp = weighted_log_prob_direct(X, weights[s:e].reshape(-1), flat_means, chol[s * k : e * k], "full")
-        out[s:e] = torch.logsumexp(wlp.reshape(e - s, k, n), dim=1).sum(-1)
-    return torch.where(failed.reshape(b, k).any(1), torch.full_like(out, -torch.inf), out)
