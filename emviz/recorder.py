@@ -122,11 +122,10 @@ class Recorder:
         started = time.perf_counter()
         fitter.initialize(X)
         X = np.asarray(X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else X, dtype=np.float64)
-        n, d = X.shape
+        n = X.shape[0]
         show, resp_idx = self._sample_points(n)
         device = getattr(fitter, "device", torch.device("cpu"))
         rows = torch.as_tensor(show[resp_idx], device=device)
-        k = fitter.n_components
         buffers = _Record()
         context = dict(X=X[show], resp_index=resp_idx, labels=None if labels is None else np.asarray(labels)[show],
                        truth=truth, meta_base={**(meta or {}), "n_samples": n, "show_index_seed": self.seed})
