@@ -82,3 +82,14 @@ def test_float32_without_regularisation_works_or_says_float64(X):
         for name in ("weights", "means", "covariances", "log_likelihood", "resp"):
             assert np.all(np.isfinite(getattr(trace, name)))
 
+
+
+def test_float32_covariances_are_exactly_symmetric():
+    """The direct M-step's two triangles round differently; every recorded matrix must still be a valid
+    Mixture (renderers call trace.mixture(t))."""
+    rng = np.random.RandomState(0)
+    X = np.concatenate([rng.randn(300, 2) @ [[3, 1], [0, 0.2]], rng.randn(300, 2) + [5, 5]]) * 1e3
+    trace = Recorder(GaussianMixture(2, dtype="float32", tol=0, max_iter=50), progress=False).run(X)
+    np.testing.assert_array_equal(trace.covariances, np.swapaxes(trace.covariances, -1, -2))
+    for t in range(trace.n_iter + 1):
+        trace.mixture(t)

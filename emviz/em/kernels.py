@@ -122,7 +122,10 @@ def _maha_spherical(X, means, std):
 def _scatter(resp, X, nk, means):
     """Responsibility-weighted scatter about each mean, (K, D, D), divided by nk."""
     diff = X[None, :, :] - means[:, None, :]  # (K, N, D)
-    return torch.matmul((resp[:, :, None] * diff).transpose(1, 2), diff) / nk[:, None, None]
+    scatter = torch.matmul((resp[:, :, None] * diff).transpose(1, 2), diff) / nk[:, None, None]
+    # (r * diff)^T diff rounds its two triangles differently (~1e-8 relative in float32): symmetrise,
+    # so every covariance that leaves the fitter is exactly symmetric.
+    return 0.5 * (scatter + scatter.transpose(1, 2))
 
 
 def _eye(d, like):
