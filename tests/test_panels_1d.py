@@ -187,7 +187,9 @@ def test_responsibility_colours_blend_2d(features):
     for t in (0, T):
         panel.update(t)
         face = scatter.get_facecolors()
-        np.testing.assert_allclose(face[:, :3], trace.resp[t] @ np.array(COLORS), rtol=1e-12)
+        # resp @ colors, each (float32) row renormalised to sum to 1, as ellipses and cloud3d blend.
+        rows = trace.resp[t].astype(np.float64)
+        np.testing.assert_allclose(face[:, :3], (rows / rows.sum(1, keepdims=True)) @ np.array(COLORS), rtol=1e-12)
         np.testing.assert_allclose(face[:, 3], 0.5)
 
 
@@ -336,3 +338,10 @@ def test_nothing_clips_and_outside_legends_stay_off_the_data(spec, d, tmp_path):
     legend = ax.get_legend()
     if legend is not None and panel.legend is True and "loglik_contour" not in str(spec):
         assert not legend.get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))
+
+
+def test_responsibility_features_are_checked_against_the_dimension_before_drawing():
+    panel = make_panel({"responsibilities": {"features": [0, 5]}})
+    panel.check(1)  # 1D ignores features
+    with pytest.raises(InputError, match=r"option 'features' \[0, 5\] needs features 0..2"):
+        panel.check(3)

@@ -129,3 +129,27 @@ def param_axis_values(trace, param, points: np.ndarray, n: int) -> np.ndarray:
     else:
         lo, hi = max(0.0, min(0.01, points.min())), min(1.0, max(0.99, points.max()))
     return np.linspace(lo, hi, n)
+
+
+def responsibility_rgba(resp_t: np.ndarray, colors, alpha: float) -> np.ndarray:
+    """RGBA of points coloured by responsibility: ``resp_t @ colors`` blended, with ``alpha``; (M, 4)."""
+    from emviz.render.style import blend_colors
+
+    rgb = blend_colors(resp_t, colors)
+    return np.column_stack([rgb, np.full(len(rgb), alpha)])
+
+
+def check_features(value, n: int, panel: str) -> tuple[int, ...]:
+    """``value`` as a tuple of ``n`` different non-negative feature indices, or :class:`InputError`."""
+    features = tuple(value) if isinstance(value, (list, tuple)) else ()
+    if len(features) != n or len(set(features)) != n or not all(
+        isinstance(j, (int, np.integer)) and not isinstance(j, bool) and j >= 0 for j in features
+    ):
+        raise InputError(f"panel {panel!r}: option 'features' must be {n} different feature indices "
+                         f"(0-based), got {value!r}")
+    return tuple(int(j) for j in features)
+
+
+def check_fraction(value, option: str, panel: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise InputError(f"panel {panel!r}: option {option!r} must be in (0, 1], got {value!r}")

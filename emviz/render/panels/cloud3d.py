@@ -24,11 +24,11 @@ from mpl_toolkits.mplot3d.art3d import Line3DCollection
 
 from emviz.errors import InputError
 from emviz.render.panel import Panel, register_panel
-from emviz.render.panels._common import add_legend, check_legend, component_label, foreground, matched_truth
-from emviz.render.panels.ellipses import (
-    auto_point_size, axis_label, check_dims, check_features, check_fraction, check_point_size, view_limits,
+from emviz.render.panels._common import (
+    add_legend, check_features, check_fraction, check_legend, component_label, foreground, matched_truth,
+    responsibility_rgba,
 )
-from emviz.render.style import blend_colors
+from emviz.render.panels.ellipses import auto_point_size, axis_label, check_dims, check_point_size, view_limits
 
 __all__ = ["Cloud3DPanel", "sphere_mesh", "ellipsoid_segments"]
 
@@ -267,5 +267,4 @@ class Cloud3DPanel(Panel):
 
     def point_colors(self, t: int) -> np.ndarray:
         """RGBA of the recorded points at iteration ``t``: ``resp[t] @ colors``, the panel's alpha; (M, 4)."""
-        rgb = blend_colors(self._trace.resp[t], self._colors)
-        return np.column_stack([rgb, np.full(len(rgb), self.alpha)])
+        return responsibility_rgba(self._trace.resp[t], self._colors, self.alpha)

@@ -24,9 +24,9 @@ from emviz.errors import InputError
 from emviz.mixture import Mixture
 from emviz.render.panel import Panel, register_panel
 from emviz.render.panels._common import (
-    add_legend, check_legend, component_label, feature_label, foreground, matched_truth, muted, padded_range,
+    add_legend, check_features, check_fraction, check_legend, component_label, feature_label, foreground,
+    matched_truth, muted, padded_range, responsibility_rgba,
 )
-from emviz.render.style import blend_colors
 
 __all__ = ["EllipsesPanel", "ellipse_geometry", "marginal_mixture", "axis_label", "check_features", "check_dims",
            "check_fraction", "check_point_size", "auto_point_size", "grid_density", "subsample", "view_limits"]
@@ -117,22 +117,6 @@ def axis_label(trace, j: int) -> str:
     if isinstance(columns, (list, tuple)) and len(columns) == trace.n_features:
         return str(columns[j])
     return feature_label(j, trace.n_features)
-
-
-def check_features(value, n: int, panel: str) -> tuple[int, ...]:
-    """``value`` as a tuple of ``n`` different non-negative feature indices, or :class:`InputError`."""
-    features = tuple(value) if isinstance(value, (list, tuple)) else ()
-    if len(features) != n or len(set(features)) != n or not all(
-        isinstance(j, (int, np.integer)) and not isinstance(j, bool) and j >= 0 for j in features
-    ):
-        raise InputError(f"panel {panel!r}: option 'features' must be {n} different feature indices "
-                         f"(0-based), got {value!r}")
-    return tuple(int(j) for j in features)
-
-
-def check_fraction(value, option: str, panel: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-        raise InputError(f"panel {panel!r}: option {option!r} must be in (0, 1], got {value!r}")
 
 
 def check_point_size(value, panel: str) -> None:
@@ -492,8 +476,7 @@ class EllipsesPanel(Panel):
 
     def point_colors(self, t: int) -> np.ndarray:
         """RGBA of the recorded points at iteration ``t``: ``resp[t] @ colors``, the panel's alpha; (M, 4)."""
-        rgb = blend_colors(self._trace.resp[t], self._colors)
-        return np.column_stack([rgb, np.full(len(rgb), self.alpha)])
+        return responsibility_rgba(self._trace.resp[t], self._colors, self.alpha)
 
     def _show_landscape(self, t: int):
         """Repaint a ``current`` landscape for iteration ``t``; return its artist."""

@@ -15,7 +15,9 @@ from matplotlib.lines import Line2D
 
 from emviz.errors import InputError
 from emviz.render.panel import Panel, register_panel
-from emviz.render.panels._common import add_legend, check_legend, component_label, feature_label, padded_range
+from emviz.render.panels._common import (
+    add_legend, check_features, check_legend, component_label, feature_label, padded_range, responsibility_rgba,
+)
 
 __all__ = ["ResponsibilitiesPanel"]
 
@@ -61,14 +63,16 @@ class ResponsibilitiesPanel(Panel):
             raise InputError(f"panel 'responsibilities': option 'antialiased' must be true or false, got {self.antialiased!r}")
         if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or not 0 < self.alpha <= 1:
             raise InputError(f"panel 'responsibilities': option 'alpha' must be in (0, 1], got {self.alpha!r}")
-        features = tuple(self.features) if isinstance(self.features, (list, tuple)) else ()
-        if len(features) != 2 or features[0] == features[1] or not all(
-            isinstance(j, int) and not isinstance(j, bool) and j >= 0 for j in features
-        ):
-            raise InputError(f"panel 'responsibilities': option 'features' must be two different feature "
-                             f"indices, got {self.features!r}")
-        self.features = features
+        self.features = check_features(self.features, 2, "responsibilities")
         check_legend(self.legend, "responsibilities")
+
+    def check(self, trace_or_dims) -> None:
+        """Also check ``features`` against the data's dimension (before any fitting)."""
+        super().check(trace_or_dims)
+        d = trace_or_dims if isinstance(trace_or_dims, int) else trace_or_dims.n_features
+        if d > 1 and max(self.features) >= d:
+            raise InputError(f"panel 'responsibilities': option 'features' {list(self.features)} needs features "
+                             f"0..{d - 1}")
 
     def setup(self, ax, trace, colors) -> list:
         self.check(trace)
@@ -98,9 +102,6 @@ class ResponsibilitiesPanel(Panel):
 
     def _setup_nd(self, ax, trace) -> None:
         a, b = self.features
-        if max(a, b) >= trace.n_features:
-            raise InputError(f"panel 'responsibilities': option 'features' {list(self.features)} needs features "
-                             f"0..{trace.n_features - 1}")
         pts = trace.resp_X[:, [a, b]]
         self._artists = [ax.scatter(pts[:, 0], pts[:, 1], s=self.size, edgecolors="none", animated=True)]
         ax.set_xlim(*padded_range(*_span(trace.X[:, a])))
@@ -110,8 +111,7 @@ class ResponsibilitiesPanel(Panel):
 
     def blended_colors(self, t: int) -> np.ndarray:
         """RGBA face colours at iteration ``t``: ``resp[t] @ colors`` with the panel's alpha, shape (M, 4)."""
-        rgb = np.clip(self._trace.resp[t] @ self._colors, 0.0, 1.0)
-        return np.column_stack([rgb, np.full(len(rgb), self.alpha)])
+        return responsibility_rgba(self._trace.resp[t], self._colors, self.alpha)
 
     def update(self, t: int) -> list:
         tr = self._trace
