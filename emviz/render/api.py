@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from emviz.errors import InputError
-from emviz.render.scene import as_runs
 from emviz.trace import Trace
 from emviz.render.frames import SceneSpec, iter_frames, progress_bar, write_frames
-from emviz.render.scene import grid_figure
+from emviz.render.scene import as_runs, grid_figure
 from emviz.render.schedule import check_iterations, parse_schedule
 from emviz.render.style import make_style, required_colors
 
@@ -186,8 +185,9 @@ def _render_still(spec: SceneSpec, path: Path, schedule, iterations) -> Path:
         with spec.style.context():
             scene.update(chosen[0])
             return Path(save_figure(scene.figure, path, dpi=spec.style.dpi))
-    if not isinstance(spec.trace, Trace):
-        raise InputError("iterations: a small-multiples grid shows one run; choose one iteration, or one run")
+    if not isinstance(spec.trace, Trace) or spec.overlay:
+        raise InputError("iterations: a small-multiples grid shows one run and no overlay; choose one iteration, "
+                         "or one run without overlay")
     fig = grid_figure(list(spec.panels), trace, chosen, style=spec.style,
                       title=spec.title if spec.title is not False else None)
     with spec.style.context():

@@ -11,9 +11,10 @@ when no animated artist touched its pixels this frame, and drawn again otherwise
 
 Workers. Frames depend only on their iteration, so the list is cut into contiguous chunks rendered
 by worker processes, each of which builds its own scene once from a picklable :class:`SceneSpec`.
-Workers are started with the ``spawn`` method: a fresh interpreter imports only numpy, matplotlib and
-emviz's render layer, inherits no torch thread pools or locks (forking after torch has started its
-threads can deadlock), and behaves the same on Linux, macOS and Windows. Chunks come back in order,
+Workers are started with the ``spawn`` method: a fresh interpreter that inherits no torch thread pools
+or locks (forking after torch has started its threads can deadlock) and behaves the same on Linux,
+macOS and Windows. It imports numpy, matplotlib and emviz's render layer; torch only if a panel needs
+it (the landscape panels evaluate with the fitter's kernels, in each worker's set-up). Chunks come back in order,
 a bounded number in flight, and are yielded as soon as they are next in line: memory stays bounded.
 
 Encoding. :func:`write_frames` hands frames to a writer in a second thread through a short queue, so
@@ -114,7 +115,8 @@ class SceneSpec:
 
     def frame_bytes(self) -> int:
         """Approximate size of one RGB frame in bytes (for chunk sizing)."""
-        rows, cols = resolve_layout(self.layout, len(self.panels))
+        n_cells = len(self.panels) * len(as_runs(self.trace)) + len(self.overlay)
+        rows, cols = resolve_layout(self.layout, n_cells)
         w, h = self.style.figure_size(rows, cols, title=self.title is not False)
         return int(w * self.style.dpi) * int(h * self.style.dpi) * 3
 

@@ -239,11 +239,6 @@ class Scene:
         """Every artist that changes per frame: the panels' and the title's numbers."""
         return [a for artists in self._panel_artists for a in artists] + list(self.title_parts)
 
-    @property
-    def size_px(self) -> tuple[int, int]:
-        """(width, height) of a frame in pixels."""
-        return self.canvas.get_width_height()
-
     def _title_pieces(self, t: int) -> list[str]:
         """The iteration line in pieces: words, iteration, words, log-likelihood (words, number, ...).
 

@@ -217,8 +217,3 @@ def schedule_iterations(spec, n_iter: int) -> list[int]:
     """Shortcut: ``parse_schedule(spec).iterations(n_iter)``."""
     return parse_schedule(spec).iterations(n_iter)
 
-
-def frame_count_hint(spec, n_iter: int) -> int:
-    """Number of frames the schedule gives for T = ``n_iter`` (for progress bars and estimates)."""
-    return len(schedule_iterations(spec, n_iter))
-

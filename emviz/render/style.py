@@ -162,11 +162,6 @@ class Style:
         """The theme's fixed colours."""
         return THEMES[self.theme]
 
-    @property
-    def rc(self) -> dict:
-        """The complete rcParams this style draws with (a copy)."""
-        return dict(self._rc)
-
     def context(self):
         """A ``matplotlib.rc_context`` applying this style; rcParams are restored on exit."""
         return mpl.rc_context(self._rc)
