@@ -460,6 +460,7 @@ class Config(_Section):
     _lines: dict = PrivateAttr(default_factory=dict)
     _base_dir: Path = PrivateAttr(default_factory=Path)
     _path: Path | None = PrivateAttr(None)
+    _run_models: dict | None = PrivateAttr(None)
 
     @property
     def source(self) -> str:
@@ -481,7 +482,15 @@ class Config(_Section):
         return _located(self._name, self._lines, _parse_path(path) if isinstance(path, str) else tuple(path), message)
 
     def run_models(self) -> dict:
-        """Run name -> its validated :class:`ModelSection`; ``{None: model}`` when there are no runs."""
+        """Run name -> its validated :class:`ModelSection`; ``{None: model}`` when there are no runs.
+
+        Validated once and kept: the checks before fitting ask for it several times.
+        """
+        if self._run_models is None:
+            self._run_models = self._validate_runs()
+        return self._run_models
+
+    def _validate_runs(self) -> dict:
         if self.runs is None:
             return {None: self.model}
         models = {}

@@ -150,7 +150,8 @@ def prepare(config_or_path, out=".", overrides=(), device=None) -> Plan:
     except InputError as exc:
         raise config.data_error(exc) from None
     check_config(config, out=out, dataset=dataset)
-    check_memory(config, *dataset.X.shape, fitters)
+    if config.data.mixture is None:  # a sampled mixture's shape was checked before sampling
+        check_memory(config, *dataset.X.shape, fitters)
     return Plan(config=config, dataset=dataset, fitters=fitters, out=Path(out))
 
 

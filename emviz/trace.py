@@ -7,7 +7,6 @@ re-rendered without refitting.
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 import zlib
 from dataclasses import dataclass, field, fields
@@ -162,13 +161,10 @@ class Trace:
             arrays["truth_covariances"] = self.truth.covariances
         arrays["schema_version"] = np.array(SCHEMA_VERSION, dtype=np.int64)
         arrays["meta_json"] = np.array(json.dumps(self.meta, sort_keys=True, default=_json_default))
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        from emviz.writers import atomic_output  # the one atomic-write helper (stdlib, numpy, Pillow)
+
+        with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
         return path
 
     @classmethod
@@ -222,8 +218,8 @@ class Trace:
                 raise InputError(f"trace: {name}{list(at)} is {values[at]}; values must be finite")
             if values.size and float(np.max(np.abs(values))) > MAX_ABS_VALUE:
                 raise InputError(f"trace: {name} holds values beyond {MAX_ABS_VALUE:g}, too large to draw")
-        if np.any(self.weights < 0) or np.any(np.abs(self.weights.sum(axis=1) - 1) > WEIGHT_SUM_TOLERANCE):
-            t = int(np.argmax((self.weights < 0).any(axis=1) | (np.abs(self.weights.sum(axis=1) - 1) > WEIGHT_SUM_TOLERANCE)))
+        if np.any(self.weights < 0) or np.any(np.abs(self.weights.sum(axis=1) - 1) > _TRACE_WEIGHT_TOLERANCE):
+            t = int(np.argmax((self.weights < 0).any(axis=1) | (np.abs(self.weights.sum(axis=1) - 1) > _TRACE_WEIGHT_TOLERANCE)))
             raise InputError(f"trace: weights[{t}] are {self.weights[t].tolist()}; weights must be >= 0 and sum to 1")
         if np.any(self.resp < -RESP_TOLERANCE) or np.any(self.resp > 1 + RESP_TOLERANCE):
             raise InputError("trace: resp holds values outside [0, 1]; responsibilities are probabilities")
@@ -284,7 +280,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
 _KINDS = {**{name: "fiu" for name in _ARRAY_FIELDS}, "resp_index": "iu", "labels": "iu",
           "truth_weights": "fiu", "truth_means": "fiu", "truth_covariances": "fiu"}
 #: A row of weights may miss 1 by this much (float32 fits) before the file counts as damaged.
-WEIGHT_SUM_TOLERANCE = 1e-3
+_TRACE_WEIGHT_TOLERANCE = 1e-3
 #: Responsibilities stored in float32 may leave [0, 1] by rounding, by about this much.
 RESP_TOLERANCE = 1e-5
 #: |C - C.T| allowed, relative to the largest entry of C (covariances are symmetric up to rounding).
