@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from emviz.errors import InputError, did_you_mean
-from emviz.mixture import Mixture
+from emviz.dataspec import MixtureSpec, data_spec
+from emviz.mixture import Mixture, spec_field
 
 __all__ = [
     "Dataset", "load_data", "data_shape", "mixture_from_spec", "sample_mixture", "load_file", "load_bundled",
@@ -35,9 +36,6 @@ FILE_SUFFIXES = (".csv", ".npy")
 #: 1e100 up, that overflows float64 on real data sizes and the fit draws NaN, so such data is refused.
 MAX_ABS_VALUE = 1e100
 
-_SOURCES = ("mixture", "file", "dataset")
-_SPEC_KEYS = (*_SOURCES, "columns", "standardize", "seed")
-_MIXTURE_KEYS = ("means", "stds", "covariances", "sizes", "n_samples", "weights")
 
 
 def _spec_error(key: str, message: str) -> InputError:
@@ -108,11 +106,12 @@ def load_data(spec, base_dir=".") -> Dataset:
 
     Parameters
     ----------
-    spec : mapping or pydantic model
+    spec : mapping or DataSpec
         Exactly one of ``mixture`` (``means`` (K, D); ``stds`` (K,) or (K, D), or ``covariances``
         (K, D, D); ``sizes`` (K,), or ``n_samples`` with optional ``weights``), ``file`` (a ``.csv`` or
         ``.npy`` path) or ``dataset`` (``"old_faithful"`` or ``"iris"``); optional ``columns`` (names or
         0-based indices, for files and datasets), ``standardize`` (z-scores) and ``seed`` (for sampling).
+        The keys and their rules are those of :class:`emviz.dataspec.DataSpec`.
     base_dir : path-like
         Directory that a relative ``file`` is resolved against (the config file's directory).
 
@@ -120,17 +119,15 @@ def load_data(spec, base_dir=".") -> Dataset:
     -------
     Dataset
     """
-    spec = _as_mapping(spec)
-    source = _check_spec(spec)
-    columns = spec.get("columns")
-    if source == "mixture":
-        dataset = sample_mixture(spec["mixture"], seed=spec.get("seed", 0))
-    elif source == "file":
-        dataset = load_file(Path(base_dir) / str(spec["file"]), columns)
+    spec = data_spec(spec)
+    if spec.source == "mixture":
+        dataset = sample_mixture(spec.mixture, seed=spec.seed)
+    elif spec.source == "file":
+        dataset = load_file(Path(base_dir) / spec.file, spec.columns)
     else:
-        dataset = load_bundled(spec["dataset"], columns)
-    _check_magnitude(dataset, source if source != "dataset" else None)
-    if spec.get("standardize", False):
+        dataset = load_bundled(spec.dataset, spec.columns)
+    _check_magnitude(dataset, spec.source if spec.source != "dataset" else None)
+    if spec.standardize:
         dataset = standardize(dataset)
     return dataset
 
@@ -147,75 +144,47 @@ def _check_magnitude(dataset: Dataset, key: str | None) -> None:
     raise _spec_error(key, message) if key else InputError(message)
 
 
-def _as_mapping(spec) -> dict:
-    if hasattr(spec, "model_dump"):
-        spec = spec.model_dump(exclude_none=True)
-    if not isinstance(spec, dict):
-        raise InputError(f"data: must be a mapping, got {type(spec).__name__}")
-    return {k: v for k, v in spec.items() if v is not None}
-
-
-def _check_spec(spec: dict) -> str:
-    for key in spec:
-        if key not in _SPEC_KEYS:
-            raise _spec_error(key, f"data: unknown key {key!r}{did_you_mean(key, _SPEC_KEYS)}")
-    given = [s for s in _SOURCES if s in spec]
-    if len(given) != 1:
-        raise InputError(f"data: give exactly one of mixture, file, dataset (got {', '.join(given) or 'none'})")
-    if given[0] == "mixture" and "columns" in spec:
-        raise _spec_error("columns", "data.columns: only applies to a file or a dataset, not a mixture")
-    return given[0]
-
-
 def data_shape(spec, base_dir=".") -> tuple[int, int]:
     """(N, D) of the data a spec describes, without sampling a mixture (files and datasets are loaded)."""
-    spec = _as_mapping(spec)
-    if _check_spec(spec) == "mixture":
-        mixture = _as_mapping(spec["mixture"])
-        truth = mixture_from_spec(mixture)
-        n = sum(_sizes(mixture["sizes"], truth.n_components)) if "sizes" in mixture else mixture["n_samples"]
+    spec = data_spec(spec)
+    if spec.source == "mixture":
+        truth = mixture_from_spec(spec.mixture)
+        n = sum(_sizes(spec.mixture.sizes, truth.n_components)) if spec.mixture.sizes is not None \
+            else spec.mixture.n_samples
         return int(n), truth.n_features
-    return load_data({**spec, "standardize": False}, base_dir).X.shape
+    return load_data(spec.model_copy(update={"standardize": False}), base_dir).X.shape
 
 
 # ---------------------------------------------------------------------------------------------- mixture
+def _mixture_spec(spec) -> MixtureSpec:
+    return spec if isinstance(spec, MixtureSpec) else data_spec({"mixture": spec}).mixture
+
+
 def mixture_from_spec(spec) -> Mixture:
-    """The generating mixture of a ``mixture:`` spec (weights from sizes, or the given weights)."""
-    spec = _as_mapping(spec)
-    for key in spec:
-        if key not in _MIXTURE_KEYS:
-            raise _spec_error("mixture", f"data.mixture: unknown key {key!r}{did_you_mean(key, _MIXTURE_KEYS)}")
-    if "means" not in spec:
-        raise _spec_error("mixture", "data.mixture: missing required key 'means'")
-    if ("stds" in spec) == ("covariances" in spec):
-        raise _spec_error("mixture", "data.mixture: give exactly one of stds, covariances")
-    if ("sizes" in spec) == ("n_samples" in spec):
-        raise _spec_error("mixture", "data.mixture: give exactly one of sizes, n_samples (with weights)")
-    if "weights" in spec and "sizes" in spec:
-        raise _spec_error("mixture", "data.mixture: weights go with n_samples; with sizes the weights are sizes / sum(sizes)")
-    k = len(spec["means"]) if isinstance(spec["means"], (list, tuple, np.ndarray)) else 0
-    if "sizes" in spec:
-        sizes = _sizes(spec["sizes"], k)
+    """The generating mixture of a ``mixture:`` spec (a mapping or :class:`~emviz.dataspec.MixtureSpec`):
+    weights from sizes, or the given weights (default equal)."""
+    spec = _mixture_spec(spec)
+    k = len(spec.means)
+    if spec.sizes is not None:
+        sizes = _sizes(spec.sizes, k)
         weights = sizes / sizes.sum()
     else:
-        weights = spec.get("weights", [1.0 / max(k, 1)] * k)
+        weights = spec.weights
     try:
-        if "stds" in spec:
-            return Mixture.from_stds(weights, spec["means"], spec["stds"])
-        return Mixture(weights, spec["means"], spec["covariances"])
+        return Mixture.from_spec(spec.means, weights=weights, stds=spec.stds, covariances=spec.covariances)
     except InputError as exc:
-        # Mixture's messages start with the offending field ("stds: ...", "covariances[1]: ...").
-        field = str(exc).split(":", 1)[0]
-        raise _spec_error(f"mixture.{field}", f"data.mixture.{exc}") from None
+        field, problem = spec_field(exc)
+        key = f"mixture.{field}" if field else "mixture"
+        raise _spec_error(key, f"data.{key}: {problem}") from None
 
 
 def _sizes(sizes, k: int) -> np.ndarray:
-    arr = np.asarray(sizes)
-    if arr.ndim != 1 or arr.dtype.kind not in "iu" or len(arr) != k or np.any(arr < 0):
+    arr = np.asarray(sizes, dtype=np.int64)
+    if len(arr) != k:
         raise _spec_error("mixture.sizes", f"data.mixture.sizes: expected {k} non-negative integers (one per mean), got {sizes!r}")
     if arr.sum() == 0:
         raise _spec_error("mixture.sizes", "data.mixture.sizes: at least one size must be positive")
-    return arr.astype(np.int64)
+    return arr
 
 
 def split_counts(n_samples: int, weights) -> np.ndarray:
@@ -238,15 +207,12 @@ def sample_mixture(spec, seed: int = 0) -> Dataset:
 
     Points come in component order; ``labels`` is the generating component and ``truth`` the mixture.
     """
-    spec = _as_mapping(spec)
+    spec = _mixture_spec(spec)
     truth = mixture_from_spec(spec)
-    if "sizes" in spec:
-        sizes = _sizes(spec["sizes"], truth.n_components)
+    if spec.sizes is not None:
+        sizes = _sizes(spec.sizes, truth.n_components)
     else:
-        n = spec["n_samples"]
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise _spec_error("mixture.n_samples", f"data.mixture.n_samples: must be an integer >= 1 (got {n!r})")
-        sizes = split_counts(int(n), truth.weights)
+        sizes = split_counts(spec.n_samples, truth.weights)
     X, labels = truth.sample(sizes, seed=seed)
     columns = ("x",) if truth.n_features == 1 else tuple(f"x{j + 1}" for j in range(truth.n_features))
     return Dataset(X=X, labels=labels, truth=truth, name="mixture", columns=columns)

@@ -7,13 +7,14 @@ type, so that renderers see one shape.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from emviz.errors import InputError
 
-__all__ = ["Mixture", "WEIGHT_SUM_TOLERANCE"]
+__all__ = ["Mixture", "WEIGHT_SUM_TOLERANCE", "spec_field"]
 
 #: Weights whose sum is off 1 by at most this much are renormalised (a user writing three 0.33s
 #: means thirds); a larger error is a mistake and is reported.
@@ -30,6 +31,16 @@ def _as_float_array(value, name: str, ndim: int) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise InputError(f"{name}: contains NaN or Inf")
     return arr
+
+
+_FIELD = re.compile(r"(means|stds|covariances|weights)((?:\[\d+\])*): (.*)", flags=re.S)
+
+
+def spec_field(exc: InputError) -> tuple[str | None, str]:
+    """Split a :class:`Mixture` error into (field, problem): ``"covariances[1]: not positive definite"``
+    -> ``("covariances[1]", "not positive definite")``; ``(None, message)`` when it names no field."""
+    match = _FIELD.fullmatch(str(exc))
+    return (match[1] + match[2], match[3]) if match else (None, str(exc))
 
 
 def check_spd(covariances: np.ndarray, name: str = "covariances") -> None:
@@ -101,6 +112,34 @@ class Mixture:
             raise InputError(f"stds: must be positive and finite, got {stds.tolist()}")
         covs = np.einsum("kd,de->kde", stds**2, np.eye(means.shape[1]))
         return cls(weights=weights, means=means, covariances=covs)
+
+    @classmethod
+    def from_spec(cls, means, *, weights=None, stds=None, covariances=None) -> "Mixture":
+        """A mixture as people write one down (a config's ``init``, a data spec's known mixture).
+
+        Parameters
+        ----------
+        means : array of shape (K, D)
+        weights : array of shape (K,), optional
+            Default: equal weights.
+        stds : array of shape (K,) or (K, D), optional
+            Standard deviations (diagonal covariances); give exactly one of ``stds``, ``covariances``.
+        covariances : array of shape (K, D, D), optional
+
+        Raises
+        ------
+        InputError
+            Whose message starts with the offending field (``"stds: ..."``, ``"covariances[1]: ..."``);
+            :func:`spec_field` splits it off.
+        """
+        if (stds is None) == (covariances is None):
+            raise InputError("give exactly one of stds, covariances")
+        if weights is None:
+            k = len(means) if isinstance(means, (list, tuple, np.ndarray)) else 0
+            weights = [1.0 / max(k, 1)] * k
+        if stds is not None:
+            return cls.from_stds(weights, means, stds)
+        return cls(weights, means, covariances)
 
     @property
     def n_components(self) -> int:

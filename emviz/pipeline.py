@@ -15,7 +15,7 @@ from pathlib import Path
 
 from emviz.config import (
     MAX_FPS, MAX_HOLD_SECONDS, MAX_TITLE_CHARS, MEMORY_SHARE, MIN_MP4_FPS, Config, check_config, init_mixture, load_config,
-    output_kind, path_problem, register_panels, run_slug, why_not_replaceable, why_uncreatable,
+    output_kind, path_problem, register_panels, run_slug, target_problem,
 )
 from emviz.data import Dataset, data_shape, load_data
 from emviz.errors import InputError
@@ -410,18 +410,10 @@ def render_trace(trace, panels, path, *, fps=10.0, schedule=None, iterations=Non
     if problem:
         raise InputError(f"{path}: {problem}")
     path = Path(path)
-    if trace_path is not None and path.resolve() == trace_path.resolve():
-        raise InputError(f"{path}: would overwrite the trace file")
-    problem = why_uncreatable(path if kind == "folder" else path.parent)
+    protected = {trace_path.resolve(): "the trace file"} if trace_path is not None else {}
+    problem = target_problem(path, path.resolve(), folder=kind == "folder", protected=protected)
     if problem:
-        raise InputError(f"{path}: {problem}")
-    if kind == "folder":
-        protected = {trace_path.resolve(): "the trace file"} if trace_path is not None else {}
-        problem = why_not_replaceable(path.resolve(), protected)
-        if problem:
-            raise InputError(f"{path}: {problem}")
-    elif path.is_dir():
-        raise InputError(f"{path}: is a directory")
+        raise InputError(problem)
     created: list[Path] = []
     try:
         _make_dirs(path.parent, created)

@@ -372,7 +372,7 @@ CASES = {
                                                    "--panels ellipses: panel 'ellipses' draws data of dimension 2 to 64; the data has D=1"),
     "render-trace folder over the trace's folder": (
         lambda d, g: ["render-trace", trace_file(d, g), "--panels", "components", "--out", d / "in", "--quiet"],
-        "{d}/in: holds the trace file, which a folder output would delete"),
+        "{d}/in holds the trace file, which a folder output would delete"),
     "render-trace title too long": (lambda d, g: render_trace(d, trace_file(d, g), "--title", "x" * 300),
                                     "title: at most 200 characters fit above a frame (got 300)"),
     "render-trace iterations beyond the trace": (lambda d, g: render_trace(d, trace_file(d, g), "--iterations", "[0, 99]"),

@@ -71,7 +71,7 @@ def test_mixture_per_feature_stds():
     ({"means": [[0.0]], "stds": [1.0], "sizes": [3], "weights": [1.0]}, "weights go with n_samples"),
     ({"means": [[0.0], [1.0]], "stds": [1.0, 1.0], "n_samples": 10, "weights": [0.9, 0.5]}, "data.mixture.weights: must sum to 1"),
     ({"means": [[0.0]], "covariances": [[[-1.0]]], "sizes": [3]}, "data.mixture.covariances[0]: is not positive definite"),
-    ({"means": [[0.0]], "stds": [1.0], "sizes": [3], "meens": 1}, "unknown key 'meens'"),
+    ({"means": [[0.0]], "stds": [1.0], "sizes": [3], "meens": 1}, "data.mixture.meens: unknown key (did you mean 'means'?)"),
 ])
 def test_mixture_errors_name_the_key(mixture, needle):
     assert needle in error({"mixture": mixture})
@@ -113,7 +113,7 @@ def test_dataset_columns_by_name_and_index():
 
 
 @pytest.mark.parametrize("spec, needle", [
-    ({"dataset": "old_faitful"}, "unknown dataset 'old_faitful' (did you mean 'old_faithful'?)"),
+    ({"dataset": "old_faitful"}, "data.dataset: must be one of old_faithful, iris (got 'old_faitful') (did you mean 'old_faithful'?)"),
     ({"dataset": "iris", "columns": ["petal_widht"]}, "'petal_widht' is not a column of iris (did you mean 'petal_width'?)"),
     ({"dataset": "iris", "columns": [4]}, "index 4 is out of range; iris has 4 columns"),
     ({"dataset": "iris", "columns": [0, "sepal_length"]}, "selected twice"),
@@ -200,7 +200,7 @@ def test_bad_csv_errors_name_file_line_and_column(tmp_path, text, needle):
     ({"file": "d.csv", "columns": [2]}, "index 2 is out of range"),
     ({"file": "h.csv", "columns": ["a"]}, "has no header row, so select columns by index"),
     ({"file": "dup.csv", "columns": ["a"]}, "'a' appears twice in"),
-    ({"file": "d.csv", "columns": [True]}, "is neither a column name nor an index"),
+    ({"file": "d.csv", "columns": [True]}, "data.columns: must be a non-empty list of column names or indices >= 0 (got [True])"),
 ])
 def test_csv_spec_errors(tmp_path, spec, needle):
     write(tmp_path / "d.csv", "a,b\n1,2\n")

@@ -1,0 +1,167 @@
+"""Where a run writes: the output paths as text, the targets under ``--out``, and whether each can be
+written without destroying anything (the config, the data, a trace, a folder of someone else's files)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from emviz.config.limits import MAX_NAME_BYTES
+from emviz.errors import InputError, did_you_mean
+from emviz.validation import dotted
+
+if TYPE_CHECKING:
+    from emviz.config.models import Config
+
+__all__ = ["OUTPUT_KINDS", "output_kind", "path_problem", "run_slug", "check_locations", "target_problem",
+           "why_not_replaceable", "why_uncreatable"]
+
+#: Output suffix -> kind. A path without a suffix (or ending in "/") is a folder of PNG frames.
+OUTPUT_KINDS = {".gif": "animation", ".mp4": "animation", ".html": "animation",
+                ".png": "still", ".pdf": "still", ".svg": "still"}
+
+
+def output_kind(path: str) -> str:
+    """``"animation"``, ``"still"`` or ``"folder"`` (PNG frames: an animation too) for an output path.
+
+    Raises InputError for other suffixes.
+    """
+    suffix = Path(path).suffix.lower()
+    if path.endswith(("/", os.sep)) or not suffix:
+        return "folder"
+    if suffix not in OUTPUT_KINDS:
+        raise InputError(
+            f"cannot write {suffix!r} files{did_you_mean(suffix, OUTPUT_KINDS)}; "
+            f"use {', '.join(OUTPUT_KINDS)} or a folder"
+        )
+    return OUTPUT_KINDS[suffix]
+
+
+def _targets(config: Config) -> list[tuple[tuple, str]]:
+    """(config path, path relative to --out) of everything a run writes: the outputs, then the trace(s)."""
+    targets = [(("outputs", i, "path"), o.path) for i, o in enumerate(config.outputs)]
+    save = config.record.save
+    if save is not None:
+        runs = [r.name for r in config.runs or ()]
+        if len(runs) > 1:  # one trace per run, named as emviz.pipeline.Plan.trace_paths does
+            stem, suffix = os.path.splitext(save)
+            targets += [(("record", "save"), f"{stem}_{run_slug(name)}{suffix}") for name in runs]
+        else:
+            targets.append((("record", "save"), save))
+    return targets
+
+
+def run_slug(name: str) -> str:
+    """A run's name as it appears in file names: ``"Hard EM"`` -> ``"hard_em"``."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "run"
+
+
+def path_problem(text: str) -> str | None:
+    """What is wrong with an output path as text (before any file system is asked), or None."""
+    if "\0" in text:
+        return f"{text!r} contains a NUL character"
+    for part in Path(text).parts:
+        if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+            return f"the name {part[:20]}... is {len(part)} characters long; at most {MAX_NAME_BYTES} fit"
+    if text.endswith(("/", os.sep)) and Path(text).suffix:
+        # The render layer picks the format by suffix and would read "frames.v2/" as a ".v2" file.
+        return f"a folder of frames is named without a suffix (got {text!r})"
+    return None
+
+
+def _protected(config: Config) -> dict[Path, str]:
+    """Files no output may replace: the config and the data file."""
+    files = {}
+    if config.path is not None:
+        files[config.path.resolve()] = "the config file"
+    if config.data.file is not None:
+        files[(config.base_dir / config.data.file).resolve()] = "the data file"
+    return files
+
+
+def target_problem(shown, target: Path, *, folder: bool, protected: dict[Path, str]) -> str | None:
+    """Why a run may not write ``target``, or None: the one rule for every output and trace location.
+
+    Parameters
+    ----------
+    shown : path-like
+        The path as the user gave it (joined to ``--out``), quoted in the message.
+    target : Path
+        The resolved path.
+    folder : bool
+        Whether the output is a folder of frames (replaced whole) rather than a file.
+    protected : dict
+        Resolved path -> what it is (``"the config file"``, ``"the trace file"``): files that must survive.
+    """
+    if target in protected:
+        return f"{shown} would overwrite {protected[target]}"
+    problem = why_uncreatable(target if folder else target.parent)
+    if problem:
+        return problem
+    if folder:
+        problem = why_not_replaceable(target, protected)
+        return f"{shown} {problem}" if problem else None
+    if target.is_dir():
+        return f"{shown} is a directory"
+    return None
+
+
+def check_locations(config: Config, out: Path) -> None:
+    """Every output and trace of ``config`` under ``out`` can be written, and no two collide."""
+    protected = _protected(config)
+    seen: list[tuple[tuple, Path]] = []
+    for path, rel in _targets(config):
+        target = (out / rel).resolve()
+        for other_path, other in seen:
+            _check_apart(config, path, target, other_path, other)
+        seen.append((path, target))
+        folder = path[0] == "outputs" and output_kind(rel) == "folder"
+        problem = target_problem(out / rel, target, folder=folder, protected=protected)
+        if problem:
+            raise config.error(path, problem)
+
+
+def _check_apart(config: Config, path: tuple, target: Path, other_path: tuple, other: Path) -> None:
+    """Two things a run writes may not share a path, nor lie one inside the other: a folder output
+    replaces its folder whole (and a file cannot hold a file)."""
+    if target == other:
+        raise config.error(path, f"{target} is also the path of {dotted(other_path)}")
+    if other in target.parents:
+        raise config.error(path, f"{target} would be inside {dotted(other_path)} ({other}); give them separate paths")
+    if target in other.parents:
+        raise config.error(path, f"{target} would contain {dotted(other_path)} ({other}); give them separate paths")
+
+
+#: What a folder output holds: the frames emviz.writers.PngFramesWriter writes.
+_FRAME_NAME = re.compile(r"frame_\d{4,}\.png")
+
+
+def why_not_replaceable(folder: Path, protected: dict) -> str | None:
+    """Why a folder output may not replace ``folder`` (it is replaced whole), or None when it may."""
+    for file, what in protected.items():
+        if folder == file or folder in file.parents:
+            return f"holds {what}, which a folder output would delete"
+    if not folder.is_dir():
+        return None
+    others = sorted(p.name for p in folder.iterdir() if not _FRAME_NAME.fullmatch(p.name))
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        return (f"already exists and holds more than emviz frames ({shown}); a folder output replaces its "
+                "folder whole, so choose a new or empty folder")
+    return None
+
+
+def why_uncreatable(directory: Path) -> str | None:
+    """Why ``directory`` cannot be created or written into, or None when it can."""
+    probe = directory
+    while not probe.exists():
+        if probe.parent == probe:
+            return f"cannot create directory {directory}"
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"cannot create directory {directory}: {probe} is a file"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"cannot write to directory {probe}: permission denied"
+    return None
