@@ -16,7 +16,7 @@ from emviz import InputError, Mixture, Trace
 from emviz.render.frames import FrameRenderer
 from emviz.render.panel import PANELS, make_panel
 from emviz.render.panels.cloud3d import ellipsoid_segments, sphere_mesh
-from emviz.render.panels.ellipses import ellipse_geometry, subsample, view_limits
+from emviz.render.panels._geometry import ellipse_geometry, subsample, view_limits
 from emviz.render.scene import Scene
 
 COLORS = [(0.8, 0.1, 0.1), (0.1, 0.3, 0.9)]

@@ -28,7 +28,7 @@ from emviz.render.panels._common import (
     add_legend, check_features, check_fraction, check_legend, component_label, foreground, matched_truth,
     responsibility_rgba,
 )
-from emviz.render.panels.ellipses import auto_point_size, axis_label, check_dims, check_point_size, view_limits
+from emviz.render.panels._geometry import auto_point_size, axis_label, check_dims, check_point_size, view_limits
 
 __all__ = ["Cloud3DPanel", "sphere_mesh", "ellipsoid_segments"]
 
