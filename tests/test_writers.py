@@ -337,6 +337,23 @@ def test_writer_chosen_by_suffix():
     assert writer_for_path("out/frames.v2/") is PngFramesWriter
 
 
+def test_every_suffix_of_the_formats_table_has_its_writer():
+    from emviz.formats import ANIMATION_SUFFIXES, OUTPUT_FORMATS, STILL_SUFFIXES, output_kind
+
+    assert ANIMATION_SUFFIXES == (".gif", ".mp4", ".html", "") and STILL_SUFFIXES == (".png", ".pdf", ".svg")
+    for suffix in ANIMATION_SUFFIXES:
+        path = f"out/anim{suffix}"
+        assert writer_for_path(path).name == OUTPUT_FORMATS[suffix].name
+        assert output_kind(path) == ("folder" if suffix == "" else "animation")
+    for suffix in STILL_SUFFIXES:
+        with pytest.raises(InputError, match="unknown suffix"):
+            writer_for_path(f"still{suffix}")  # a still is never an animation writer's
+        assert output_kind(f"still{suffix.upper()}") == "still"
+    with pytest.raises(InputError) as info:
+        output_kind("a.jpg")
+    assert str(info.value) == "cannot write '.jpg' files (did you mean '.png'?); use .gif, .mp4, .html, .png, .pdf, .svg or a folder"
+
+
 def test_unknown_suffix_names_it_and_the_choices():
     with pytest.raises(InputError, match=r"'\.giff'.*did you mean '\.gif'.*\.gif, \.mp4, \.html"):
         open_writer("out/anim.giff")

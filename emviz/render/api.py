@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from emviz.errors import InputError
+from emviz.formats import ANIMATION_SUFFIXES, STILL_SUFFIXES  # re-exported: the suffixes render() takes
 from emviz.trace import Trace
 from emviz.render.frames import SceneSpec, iter_frames, progress_bar, write_frames
 from emviz.render.scene import as_runs, grid_figure
@@ -16,9 +17,6 @@ from emviz.render.style import make_style, required_colors
 
 __all__ = ["render", "ANIMATION_SUFFIXES", "STILL_SUFFIXES"]
 
-#: Suffixes rendered as animations ("" is a folder of PNG frames) and as still images.
-ANIMATION_SUFFIXES = (".gif", ".mp4", ".html", "")
-STILL_SUFFIXES = (".png", ".pdf", ".svg")
 #: Frames sampled evenly from the schedule to build a GIF's global palette.
 PALETTE_SAMPLES = 6
 #: Most cells a small-multiples still may have.

@@ -16,15 +16,15 @@ from typing import ClassVar
 import numpy as np
 
 from emviz.errors import InputError, did_you_mean
+from emviz.formats import ANIMATION_SUFFIXES, OUTPUT_FORMATS, output_suffix
 from emviz.registry import Registry
 from emviz.writers.atomic import _AtomicTarget
 
 __all__ = ["DEFAULT_MAX_BYTES", "WRITERS", "FrameWriter", "open_writer", "writer_for_path"]
 
-#: Writers by short name; ``writer_for_path`` maps output suffixes onto these names.
+#: Writers by short name; ``writer_for_path`` maps output suffixes onto these names through
+#: :data:`emviz.formats.OUTPUT_FORMATS`.
 WRITERS = Registry("writer")
-
-_SUFFIXES = {".gif": "gif", ".mp4": "mp4", ".html": "html", "": "png"}
 
 # GitHub stops rendering README images above about 5 MB.
 DEFAULT_MAX_BYTES = 5_000_000
@@ -221,14 +221,14 @@ def writer_for_path(path: str | os.PathLike) -> type[FrameWriter]:
         For any other suffix; the message names the suffix, the closest choice and all choices.
     """
     text = os.fspath(path)
-    suffix = "" if text.endswith(("/", os.sep)) else Path(text).suffix.lower()
-    if suffix not in _SUFFIXES:
-        choices = [s for s in _SUFFIXES if s]
+    suffix = output_suffix(text)
+    if suffix not in ANIMATION_SUFFIXES:
+        choices = [s for s in ANIMATION_SUFFIXES if s]
         raise InputError(
             f"output {text!r}: unknown suffix {suffix!r}{did_you_mean(suffix, choices)}; "
             f"choose from {', '.join(choices)}, or a name without a suffix for a folder of PNG frames"
         )
-    return WRITERS.get(_SUFFIXES[suffix])
+    return WRITERS.get(OUTPUT_FORMATS[suffix].name)
 
 
 def open_writer(

@@ -9,12 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from emviz.errors import InputError, did_you_mean
+from emviz.formats import OUTPUT_FORMATS, STILL_SUFFIXES
 from emviz.writers.atomic import atomic_output
 from emviz.writers.base import WRITERS, FrameWriter
 
 __all__ = ["PngFramesWriter", "save_figure"]
-
-_STILL_FORMATS = ("png", "pdf", "svg")
 
 
 @WRITERS.register("png")
@@ -64,13 +63,13 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: float | None = None) -> Pa
     import matplotlib
 
     path = Path(path)
-    fmt = path.suffix.lower().lstrip(".")
-    if fmt not in _STILL_FORMATS:
-        choices = [f".{f}" for f in _STILL_FORMATS]
+    suffix = path.suffix.lower()
+    if suffix not in STILL_SUFFIXES:
         raise InputError(
-            f"still {str(path)!r}: unknown suffix {path.suffix!r}{did_you_mean(path.suffix.lower(), choices)}; "
-            f"choose from {', '.join(choices)}"
+            f"still {str(path)!r}: unknown suffix {path.suffix!r}{did_you_mean(suffix, STILL_SUFFIXES)}; "
+            f"choose from {', '.join(STILL_SUFFIXES)}"
         )
+    fmt = OUTPUT_FORMATS[suffix].name
     metadata = {
         "png": {"Software": None},
         "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
