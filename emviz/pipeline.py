@@ -263,7 +263,9 @@ def fit(plan: Plan, progress: bool = True, created: list | None = None) -> dict:
                             show_points=config.record.show_points, progress=progress, seed=config.model.seed)
         if save_path is not None:
             _make_dirs(save_path.parent, created)
-        meta = {"config": config.model_dump(mode="json"), "config_source": config.source, "run": name,
+        meta = {"config": config.model_dump(mode="json"), "run": name,
+                # The file name only: the same config run from another folder saves the same bytes.
+                "config_source": Path(config.source).name,
                 "data": {"name": dataset.name, "columns": list(dataset.columns)}}
         try:
             traces[name] = recorder.run(dataset.X, truth=dataset.truth, labels=dataset.labels, meta=meta,

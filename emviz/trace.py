@@ -21,6 +21,9 @@ __all__ = ["Trace", "SCHEMA_VERSION"]
 
 #: Bumped whenever a field is added, removed or changes meaning. Files from a newer schema are refused.
 SCHEMA_VERSION = 1
+#: ``meta`` keys that describe one run of a fit rather than its result (its wall-clock time): kept on
+#: the Trace in memory, never written, so that the same config, data and seed save the same bytes.
+RUN_ONLY_META = ("seconds",)
 
 _ARRAY_FIELDS = ("weights", "means", "covariances", "log_likelihood", "resp_index", "resp", "X")
 
@@ -160,7 +163,9 @@ class Trace:
             arrays["truth_means"] = self.truth.means
             arrays["truth_covariances"] = self.truth.covariances
         arrays["schema_version"] = np.array(SCHEMA_VERSION, dtype=np.int64)
-        arrays["meta_json"] = np.array(json.dumps(self.meta, sort_keys=True, default=_json_default))
+        # The file is a pure function of config, data and seed: how long this fit took stays in memory.
+        saved_meta = {k: v for k, v in self.meta.items() if k not in RUN_ONLY_META}
+        arrays["meta_json"] = np.array(json.dumps(saved_meta, sort_keys=True, default=_json_default))
         from emviz.writers import atomic_output  # the one atomic-write helper (stdlib, numpy, Pillow)
 
         with atomic_output(path) as tmp, open(tmp, "wb") as fh:
