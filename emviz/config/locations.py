@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from emviz.config.limits import MAX_NAME_BYTES
-from emviz.errors import InputError, did_you_mean
+from emviz.formats import OUTPUT_KINDS, output_kind
 from emviz.validation import dotted
 
 if TYPE_CHECKING:
@@ -17,27 +17,6 @@ if TYPE_CHECKING:
 
 __all__ = ["OUTPUT_KINDS", "output_kind", "path_problem", "run_slug", "check_locations", "target_problem",
            "why_not_replaceable", "why_uncreatable"]
-
-#: Output suffix -> kind. A path without a suffix (or ending in "/") is a folder of PNG frames.
-OUTPUT_KINDS = {".gif": "animation", ".mp4": "animation", ".html": "animation",
-                ".png": "still", ".pdf": "still", ".svg": "still"}
-
-
-def output_kind(path: str) -> str:
-    """``"animation"``, ``"still"`` or ``"folder"`` (PNG frames: an animation too) for an output path.
-
-    Raises InputError for other suffixes.
-    """
-    suffix = Path(path).suffix.lower()
-    if path.endswith(("/", os.sep)) or not suffix:
-        return "folder"
-    if suffix not in OUTPUT_KINDS:
-        raise InputError(
-            f"cannot write {suffix!r} files{did_you_mean(suffix, OUTPUT_KINDS)}; "
-            f"use {', '.join(OUTPUT_KINDS)} or a folder"
-        )
-    return OUTPUT_KINDS[suffix]
-
 
 def _targets(config: Config) -> list[tuple[tuple, str]]:
     """(config path, path relative to --out) of everything a run writes: the outputs, then the trace(s)."""
