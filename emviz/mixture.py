@@ -21,10 +21,25 @@ __all__ = ["Mixture", "WEIGHT_SUM_TOLERANCE", "spec_field"]
 WEIGHT_SUM_TOLERANCE = 0.01
 
 
+def _shape(value, name: str) -> tuple:
+    """The shape of a nested list; a row of another length than its first sibling raises InputError
+    that names it: ``"means[1]: has 1 value, means[0] has 2"``."""
+    if not isinstance(value, (list, tuple, np.ndarray)):
+        return ()
+    shapes = [_shape(v, f"{name}[{i}]") for i, v in enumerate(value)]
+    for i, shape in enumerate(shapes[1:], start=1):
+        if shape != shapes[0]:
+            def size(s):
+                return "a number" if not s else f"{s[0]} value{'s' if s[0] != 1 else ''}" if len(s) == 1 else f"shape {s}"
+            raise InputError(f"{name}[{i}]: has {size(shape)}, {name}[0] has {size(shapes[0])}")
+    return (len(value), *(shapes[0] if shapes else ()))
+
+
 def _as_float_array(value, name: str, ndim: int) -> np.ndarray:
     try:
         arr = np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
+        _shape(value, name)  # a ragged list: say which row
         raise InputError(f"{name}: must be numbers ({exc})") from None
     if arr.ndim != ndim:
         raise InputError(f"{name}: must be a {ndim}-D array, got shape {arr.shape}")

@@ -192,7 +192,7 @@ def first_problem(exc: ValidationError, root: type[BaseModel], name: str = "conf
                   lines: dict | None = None) -> tuple[tuple, str]:
     """(path, message) of the problem to report from a pydantic error: an unknown key first (a typo in
     "model" also makes "model" missing: the typo is the news), then by line, a file's lines before
-    ``--set`` overrides; the message says how many more problems there are."""
+    ``--set`` overrides. A second problem is told too (``"; also LINE: PATH: PROBLEM"``); more are counted."""
     lines = lines or {}
     errors = exc.errors(include_url=False)
     problems = [problem(err, root) for err in errors]
@@ -202,9 +202,15 @@ def first_problem(exc: ValidationError, root: type[BaseModel], name: str = "conf
         line = (0, int(at)) if at.isdigit() else (1, 0)
         return (errors[i]["type"] != "extra_forbidden", *line)
 
-    path, message = problems[min(range(len(problems)), key=order)]
-    more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
-    return path, message + more
+    ranked = sorted(range(len(problems)), key=order)
+    path, message = problems[ranked[0]]
+    if len(problems) == 2:
+        other_path, other = problems[ranked[1]]
+        at = f"{where(name, lines, other_path)}: " if lines else ""
+        message += f"; also {at}{dotted(other_path)}: {other}"
+    elif len(problems) > 2:
+        message += f" (and {len(problems) - 1} more problems)"
+    return path, message
 
 
 def validation_error(name: str, lines: dict, exc: ValidationError, root: type[BaseModel]) -> InputError:

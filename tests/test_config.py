@@ -202,9 +202,16 @@ def test_wrong_values_and_types(tmp_path, old, new, expected):
     assert fails(tmp_path, BASE.replace(old, new)).startswith(expected)
 
 
+def test_two_problems_are_both_told(tmp_path):
+    text = BASE.replace("n_components: 2", "n_components: 0").replace("max_iter: 5", "max_iter: 0")
+    assert fails(tmp_path, text) == ("config.yaml:4: model.n_components: must be >= 1 (got 0); "
+                                     "also config.yaml:5: model.max_iter: must be >= 1 (got 0)")
+
+
 def test_several_problems_report_the_first_and_count_the_rest(tmp_path):
     text = BASE.replace("n_components: 2", "n_components: 0").replace("max_iter: 5", "max_iter: 0")
-    assert fails(tmp_path, text) == "config.yaml:4: model.n_components: must be >= 1 (got 0) (and 1 more problem)"
+    text = text.replace("max_iter: 0", "max_iter: 0\n  tol: -1")
+    assert fails(tmp_path, text) == "config.yaml:4: model.n_components: must be >= 1 (got 0) (and 2 more problems)"
 
 
 @pytest.mark.parametrize("section", ["data", "model"])

@@ -115,3 +115,15 @@ def test_render_trace_and_a_config_word_a_clash_alike(tmp_path):
                    "outputs": [{"path": "dir.gif", "panels": ["components"]}]}, out=tmp_path, progress=False)
     assert str(config_clash.value) == f"config: outputs[0].path: {tmp_path / 'dir.gif'} is a directory"
     assert not any(Path(tmp_path).glob("*.tmp*"))
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"mixture": {"means": [[0.0, 0.0], [3.0]], "stds": [1.0, 1.0], "sizes": [5, 5]}},
+     "data.mixture.means[1]: has 1 value, means[0] has 2 values"),
+    ({"mixture": {"means": [[0.0], [3.0]], "covariances": [[[1.0]], [[1.0, 0.0]]], "sizes": [5, 5]}},
+     "data.mixture.covariances[1]: has shape (1, 2), covariances[0] has shape (1, 1)"),
+])
+def test_a_ragged_list_names_the_row(spec, message):
+    with pytest.raises(InputError) as err:
+        load_data(spec)
+    assert str(err.value) == message
