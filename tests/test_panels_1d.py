@@ -343,5 +343,5 @@ def test_nothing_clips_and_outside_legends_stay_off_the_data(spec, d, tmp_path):
 def test_responsibility_features_are_checked_against_the_dimension_before_drawing():
     panel = make_panel({"responsibilities": {"features": [0, 5]}})
     panel.check(1)  # 1D ignores features
-    with pytest.raises(InputError, match=r"option 'features' \[0, 5\] needs features 0..2"):
+    with pytest.raises(InputError, match=r"option 'features' \[0, 5\]: feature 5 does not exist; the data has D=3 \(features 0..2\)"):
         panel.check(3)

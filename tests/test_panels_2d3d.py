@@ -379,3 +379,12 @@ def test_wrong_dimension():
 def test_bad_options(name, options, option):
     with pytest.raises(InputError, match=f"panel '{name}'.*'{option}'"):
         make_panel({name: options})
+
+
+def test_a_feature_the_data_lacks_is_named():
+    panel = make_panel({"cloud3d": {"features": [0, 2, 5]}})
+    with pytest.raises(InputError, match=r"option 'features' \[0, 2, 5\]: feature 5 does not exist; the data has "
+                                         r"D=4 \(features 0..3\)"):
+        panel.check(4)
+    with pytest.raises(InputError, match=r"features \[4, 5\] do not exist"):
+        make_panel({"ellipses": {"features": [4, 5]}}).check(3)

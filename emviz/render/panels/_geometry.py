@@ -12,7 +12,7 @@ from emviz.render.panel import Panel
 from emviz.render.panels._common import feature_label, padded_range
 
 __all__ = ["ellipse_geometry", "grid_density", "marginal_mixture", "axis_label", "check_point_size", "check_dims",
-           "auto_point_size", "subsample", "view_limits", "MAX_OVERHANG"]
+           "check_features_exist", "auto_point_size", "subsample", "view_limits", "MAX_OVERHANG"]
 
 #: An initial covariance can be far broader than the data. The axis limits follow ellipses at most this
 #: fraction of the data's span beyond the data (and means), so the data do not shrink into a corner;
@@ -100,10 +100,17 @@ def check_dims(panel: Panel, trace_or_dims) -> int:
     if d not in panel.dims:
         raise InputError(f"panel {panel.name!r} draws data of dimension {min(panel.dims)} to "
                          f"{max(panel.dims)}; the data has D={d}")
-    if max(panel.features) >= d:
-        raise InputError(f"panel {panel.name!r}: option 'features' {list(panel.features)} needs features "
-                         f"0..{d - 1} to exist; the data has D={d}")
+    check_features_exist(panel.name, panel.features, d)
     return d
+
+
+def check_features_exist(panel: str, features, d: int) -> None:
+    """:class:`InputError` naming the chosen features that data of dimension ``d`` does not have."""
+    missing = [j for j in features if j >= d]
+    if missing:
+        which = f"feature {missing[0]} does" if len(missing) == 1 else f"features {missing} do"
+        raise InputError(f"panel {panel!r}: option 'features' {list(features)}: {which} not exist; "
+                         f"the data has D={d} (features 0..{d - 1})")
 
 
 def auto_point_size(n_points: int) -> float:

@@ -15,6 +15,7 @@ from matplotlib.lines import Line2D
 
 from emviz.errors import InputError
 from emviz.render.panel import Panel, register_panel
+from emviz.render.panels._geometry import check_features_exist
 from emviz.render.panels._common import (
     add_legend, check_features, check_legend, component_label, feature_label, padded_range, responsibility_rgba,
 )
@@ -70,9 +71,8 @@ class ResponsibilitiesPanel(Panel):
         """Also check ``features`` against the data's dimension (before any fitting)."""
         super().check(trace_or_dims)
         d = trace_or_dims if isinstance(trace_or_dims, int) else trace_or_dims.n_features
-        if d > 1 and max(self.features) >= d:
-            raise InputError(f"panel 'responsibilities': option 'features' {list(self.features)} needs features "
-                             f"0..{d - 1}")
+        if d > 1:
+            check_features_exist("responsibilities", self.features, d)
 
     def setup(self, ax, trace, colors) -> list:
         self.check(trace)
