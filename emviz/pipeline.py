@@ -277,27 +277,30 @@ def fit(plan: Plan, progress: bool = True, created: list | None = None) -> dict:
 
 def output_settings(config: Config, index: int) -> dict:
     """Keyword arguments of :func:`emviz.render.render` for output ``index`` (output keys over globals)."""
-    frames, output = config.frames, config.outputs[index]
+    output = config.outputs[index]
     style = config.style.model_dump(exclude_none=True)
     if output.style is not None:
         style.update(output.style.model_dump(exclude_none=True))
+    frames = config.frames.model_dump()
+    given = output.frames.model_dump(exclude_none=True) if output.frames is not None else {}
+    frames.update(given)
     settings = {
-        "fps": output.fps if output.fps is not None else frames.fps,
-        "hold_last": output.hold_last if output.hold_last is not None else frames.hold_last,
+        "fps": frames["fps"],
+        "hold_last": frames["hold_last"],
         "style": style,
-        "workers": _usable_workers(frames.workers),
+        "workers": _usable_workers(frames["workers"]),
         "layout": output.layout,
         "title": output.title,
-        "max_bytes": output.max_bytes if output.max_bytes is not None else frames.max_bytes,
-        "colors": frames.colors,
+        "max_bytes": frames["max_bytes"],
+        "colors": frames["colors"],
     }
     if output.iterations is not None:
         settings["iterations"] = list(output.iterations)
-    elif output.schedule is not None:
-        settings["schedule"] = output.schedule
+    elif "schedule" in given:
+        settings["schedule"] = given["schedule"]
     elif output_kind(output.path) != "still":
         # A still without iterations shows the last one; the global schedule is for animations.
-        settings["schedule"] = frames.schedule
+        settings["schedule"] = config.frames.schedule
     return settings
 
 

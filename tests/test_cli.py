@@ -351,8 +351,7 @@ def test_output_settings_merge_output_keys_over_the_globals(tmp_path):
     style: {theme: dark}
   - path: fast.mp4
     panels: [_t1d]
-    fps: 30
-    schedule: [0, 2]
+    frames: {fps: 30, schedule: [0, 2], colors: 64}
     layout: [1, 1]
     title: Fast
 frames: {schedule: {every: 2}, fps: 4, workers: auto, max_bytes: null}
@@ -365,6 +364,7 @@ style: {dpi: 50, size: [4, 3]}
                     "workers": "auto", "layout": None, "title": None, "max_bytes": None, "colors": 128, "schedule": {"every": 2}}
     assert "schedule" not in still and still["style"]["theme"] == "dark" and still["style"]["dpi"] == 50.0
     assert fast["fps"] == 30.0 and fast["schedule"] == [0, 2] and fast["layout"] == [1, 1] and fast["title"] == "Fast"
+    assert fast["colors"] == 64 and fast["hold_last"] == 2.0 and fast["max_bytes"] is None
 
 
 def test_iterations_beyond_an_early_convergence_are_drawn_as_the_last(tmp_path, capsys):

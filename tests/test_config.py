@@ -300,9 +300,10 @@ def test_panel_dimension_from_a_csv_header(tmp_path):
      "config.yaml:16: frames.schedule: unknown key 'evry' (did you mean 'every'?)"),
     ("schedule: {dense: 100, every: 10}", "schedule: {every: 0}", "config.yaml:16: frames.schedule.every: must be >= 1, got 0"),
     ("schedule: {dense: 100, every: 10}", "schedule: 7", "config.yaml:16: frames.schedule: must be 'all', a list of iterations or a mapping"),
-    ("iterations: [0, 10, 100, 1000]", "iterations: [0, 10]\n    schedule: all",
-     "config.yaml:25: outputs[2].iterations: give iterations or schedule, not both"),
-    ("iterations: [0, 10, 100, 1000]", "schedule: all", "config.yaml:25: outputs[2].schedule: a still grid has at most 36 cells"),
+    ("iterations: [0, 10, 100, 1000]", "iterations: [0, 10]\n    frames: {schedule: all}",
+     "config.yaml:25: outputs[2].iterations: give iterations or frames.schedule, not both"),
+    ("iterations: [0, 10, 100, 1000]", "frames: {schedule: all}",
+     "config.yaml:25: outputs[2].frames.schedule: a still grid has at most 36 cells"),
     ("path: key_iterations.png", "path: key_iterations.jpg",
      "config.yaml:23: outputs[2].path: cannot write '.jpg' files (did you mean '.png'?); use .gif, .mp4, .html, .png, .pdf, .svg or a folder"),
     ("path: key_iterations.png", "path: em_gaussians_evolution.gif",
@@ -422,3 +423,16 @@ def test_config_is_a_pydantic_model_that_dumps_to_json(tmp_path):
     dumped = config.model_dump(mode="json")
     json.dumps(dumped)
     assert dumped["model"]["init"]["stds"] == [2.5, 2.5, 2.5]
+
+
+@pytest.mark.parametrize("key, value, section", [
+    ("fps", "30", "frames"), ("schedule", "all", "frames"), ("hold_last", "1", "frames"), ("dpi", "50", "style"),
+    ("theme", "dark", "style"),
+])
+def test_an_output_overrides_a_section_under_its_name(tmp_path, key, value, section):
+    text = BASE.replace("    panels: [_t1d]", f"    panels: [_t1d]\n    {key}: {value}")
+    assert fails(tmp_path, text) == (f"config.yaml:7: outputs[0]: {key} goes under {section}, as at the top level: "
+                                     f"{section}: {{{key}: {value if key != 'theme' and key != 'schedule' else repr(value)}}}")
+    nested = BASE.replace("    panels: [_t1d]", f"    panels: [_t1d]\n    {section}: {{{key}: {value}}}")
+    config = load_config(write(tmp_path, nested))
+    assert getattr(getattr(config.outputs[0], section), key) is not None

@@ -12,7 +12,7 @@ import numpy as np
 
 from emviz.config.limits import MAX_FRAME_PIXELS, MIN_MP4_FPS
 from emviz.config.locations import check_locations, output_kind, path_problem
-from emviz.config.models import Config, OutputSpec
+from emviz.config.models import Config, FramesOverride, OutputSpec
 from emviz.errors import InputError, did_you_mean
 from emviz.validation import dotted, parse_path
 
@@ -133,25 +133,26 @@ def _check_output_static(config: Config, i: int, out: OutputSpec, max_iter: int)
         kind = output_kind(out.path)
     except InputError as exc:
         raise config.error(("outputs", i, "path"), str(exc)) from None
-    fps = out.fps if out.fps is not None else config.frames.fps
+    frames = out.frames or FramesOverride()
+    fps = frames.fps if frames.fps is not None else config.frames.fps
     if out.path.lower().endswith(".mp4") and fps < MIN_MP4_FPS:
-        key = ("outputs", i, "fps") if out.fps is not None else ("frames", "fps")
+        key = ("outputs", i, "frames", "fps") if frames.fps is not None else ("frames", "fps")
         raise config.error(key, f"is {fps:g}; an MP4 needs at least 1/1001 frames per second")
     if out.iterations is not None:
-        if out.schedule is not None:
-            raise config.error(("outputs", i, "iterations"), "give iterations or schedule, not both")
+        if frames.schedule is not None:
+            raise config.error(("outputs", i, "iterations"), "give iterations or frames.schedule, not both")
         for j, t in enumerate(out.iterations):
             if t > max_iter:
                 raise config.error(("outputs", i, "iterations", j), f"iteration {t} is beyond model.max_iter ({max_iter})")
-    schedule = _check_schedule(config, ("outputs", i, "schedule"), out.schedule, max_iter)
+    schedule = _check_schedule(config, ("outputs", i, "frames", "schedule"), frames.schedule, max_iter)
     if kind == "still":
         from emviz.render.api import MAX_GRID_CELLS
 
         cells = len(set(out.iterations)) if out.iterations is not None else \
             len(schedule.iterations(max_iter)) if schedule is not None else 1
         if cells > MAX_GRID_CELLS:
-            key = "iterations" if out.iterations is not None else "schedule"
-            raise config.error(("outputs", i, key), f"a still grid has at most {MAX_GRID_CELLS} cells, this asks "
+            key = ("iterations",) if out.iterations is not None else ("frames", "schedule")
+            raise config.error(("outputs", i, *key), f"a still grid has at most {MAX_GRID_CELLS} cells, this asks "
                                                     f"for {cells}; choose fewer iterations (or add max_frames)")
     if out.layout is not None and out.layout[0] * out.layout[1] < len(out.panels):
         raise config.error(("outputs", i, "layout"),

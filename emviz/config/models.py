@@ -20,7 +20,7 @@ from emviz.errors import InputError, did_you_mean
 from emviz.validation import StrictModel, dotted, located, nested_numbers, parse_path, problem, seed_field, show
 
 __all__ = ["Config", "DataSection", "MixtureSpec", "InitMixture", "ModelSection", "ModelOverride", "RunSpec",
-           "RecordSection", "FramesSection", "StyleSection", "StyleOverride", "OutputSpec"]
+           "RecordSection", "FramesSection", "FramesOverride", "StyleSection", "StyleOverride", "OutputSpec"]
 
 #: The ``data:`` section is the data spec of :mod:`emviz.dataspec` (its rules live there, once).
 DataSection = DataSpec
@@ -160,6 +160,16 @@ class FramesSection(StrictModel):
                                                          "than 128, and fewer make smaller files")
 
 
+class FramesOverride(StrictModel):
+    """Per-output frame keys: only the keys given replace the frames section's."""
+
+    schedule: ScheduleSpec = None
+    fps: float | None = Field(None, gt=0, le=MAX_FPS, allow_inf_nan=False)
+    hold_last: float | None = Field(None, ge=0, le=MAX_HOLD_SECONDS, allow_inf_nan=False)
+    max_bytes: int | None = Field(None, ge=1)
+    colors: int | None = Field(None, ge=8, le=255)
+
+
 class StyleSection(StrictModel):
     """How frames look."""
 
@@ -202,11 +212,8 @@ class OutputSpec(StrictModel):
     iterations: list[Annotated[int, Field(ge=0)]] | None = Field(
         None, min_length=1, description="stills: the iterations drawn (several make a grid); "
                                         "animations: an explicit schedule")
-    fps: float | None = Field(None, gt=0, le=MAX_FPS, allow_inf_nan=False)
-    schedule: ScheduleSpec = None
-    hold_last: float | None = Field(None, ge=0, le=MAX_HOLD_SECONDS, allow_inf_nan=False)
-    max_bytes: int | None = Field(None, ge=1)
-    style: StyleOverride | None = None
+    frames: FramesOverride | None = Field(None, description="frame keys of this output (as in the frames section)")
+    style: StyleOverride | None = Field(None, description="style keys of this output (as in the style section)")
     layout: list[Annotated[int, Field(ge=1)]] | None = Field(
         None, min_length=2, max_length=2, description="[rows, cols] of panels; default one row")
     title: str | None = Field(None, max_length=MAX_TITLE_CHARS)
@@ -214,6 +221,18 @@ class OutputSpec(StrictModel):
                                                                     "side by side with shared axes")
     overlay: list[PanelSpec] | None = Field(None, min_length=1, description="panels drawn once with every "
                                                                             "shown run together (e.g. curves)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sections_nest(cls, data):
+        # One form: an output overrides a section's keys under that section's name, as the top level does.
+        if isinstance(data, dict):
+            for section, model in (("frames", FramesOverride), ("style", StyleOverride)):
+                for key in model.model_fields:
+                    if key in data:
+                        raise ValueError(f"{key} goes under {section}, as at the top level: "
+                                         f"{section}: {{{key}: {show(data[key])}}}")
+        return data
 
 
 class Config(StrictModel):
