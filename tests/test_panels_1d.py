@@ -78,8 +78,9 @@ def trace_1d():
 
 def test_component_lines_are_weighted_pdfs_and_their_sum(trace_1d):
     fig, ax, panel, artists = setup("components", trace_1d)
-    *lines, mixture = artists
+    *lines, mixture, marks = artists
     assert len(lines) == 3 and all(a.get_animated() for a in artists)
+    assert len(marks.get_offsets()) == 0  # nothing goes off the top
     for t in (0, 2, T):
         if t:
             assert panel.update(t) == artists
@@ -88,7 +89,7 @@ def test_component_lines_are_weighted_pdfs_and_their_sum(trace_1d):
         for line, y in zip(lines, expected):
             np.testing.assert_allclose(line.get_ydata(), y, rtol=1e-12, atol=1e-300)
         np.testing.assert_allclose(mixture.get_ydata(), np.sum(expected, axis=0), rtol=1e-12)
-    assert len(x) == panel.n_points
+    assert panel.n_points <= len(x) <= panel.n_points + 3  # the grid, plus the means inside it
     for line, color in zip(lines, COLORS):
         np.testing.assert_allclose(to_rgb(line.get_color()), color)
 
@@ -139,7 +140,7 @@ def test_limits_cover_every_frame_and_stay_put(trace_1d):
     xlim, ylim = ax.get_xlim(), ax.get_ylim()
     for t in range(T + 1):
         panel.update(t)
-        assert max(a.get_ydata().max() for a in artists) <= ylim[1]
+        assert max(a.get_ydata().max() for a in artists[:-1]) <= ylim[1]
         assert ax.get_xlim() == xlim and ax.get_ylim() == ylim
     heights = ax.patches[0].get_data()[0]
     assert heights.max() <= ylim[1]
@@ -148,7 +149,7 @@ def test_limits_cover_every_frame_and_stay_put(trace_1d):
 
 def test_without_mixture_line(trace_1d):
     _, _, panel, artists = setup({"components": {"show_mixture": False, "ylim": [0, 1]}}, trace_1d)
-    assert len(artists) == 3 and panel.update(1) == artists
+    assert len(artists) == 4 and panel.update(1) == artists
 
 
 @pytest.mark.parametrize("options, option", [

@@ -22,6 +22,30 @@ __all__ = ["ComponentsPanel"]
 MAX_AUTO_BINS = 80
 #: Frames whose curves are evaluated at once when searching the y range (bounds memory for long traces).
 _FRAMES_PER_BLOCK = 256
+#: The default y range shows the histogram and the truth in full, and every frame whose curves peak
+#: below this many times their height. A frame above it (typically iteration 0 of a k-means++ start,
+#: whose variances start near zero: peaks of 100s over a histogram of 0.3) would otherwise set one
+#: fixed axis that flattens every other frame; it is clipped and its peak marked instead.
+OUTLIER_RATIO = 3.0
+#: Room above the highest shown curve, as a fraction of it.
+HEADROOM = 0.05
+
+
+def robust_top(peaks, floor: float) -> float:
+    """The default top of the y axis: ``floor`` (histogram, truth) and the frames' peaks up to
+    ``OUTLIER_RATIO * floor``, with :data:`HEADROOM`.
+
+    Parameters
+    ----------
+    peaks : array of shape (F,)
+        The highest curve value of each frame.
+    floor : float
+        Always shown in full: the histogram's highest bar, the truth's highest curve.
+    """
+    peaks = np.asarray(peaks, dtype=np.float64)
+    floor = float(floor) if floor > 0 else float(peaks.max(initial=0.0)) or 1.0
+    kept = peaks[peaks <= OUTLIER_RATIO * floor]
+    return (1.0 + HEADROOM) * max(floor, float(kept.max(initial=0.0)))
 
 
 @register_panel("components")
@@ -42,7 +66,9 @@ class ComponentsPanel(Panel):
     xlim : pair of float, optional
         Default: the data's range, widened to include every estimated and true mean.
     ylim : pair of float, optional
-        Default: 0 to the highest histogram bar or curve over all frames, so nothing clips.
+        Default: 0 to the highest histogram bar, true curve, or frame whose curves stay below 3 times
+        those (:func:`robust_top`); the rare frame above (a component started with a near-zero
+        variance) goes off the top, marked by a triangle at its peak.
     legend : bool or str
         ``True``/``"outside"``: right of the axes; a matplotlib location puts it inside; ``False``: none.
     """
@@ -62,6 +88,9 @@ class ComponentsPanel(Panel):
     _x: np.ndarray = field(init=False, default=None, repr=False)
     _lines: list = field(init=False, default_factory=list, repr=False)
     _mixture_line: object = field(init=False, default=None, repr=False)
+    _marks: object = field(init=False, default=None, repr=False)
+    _colors: list = field(init=False, default_factory=list, repr=False)
+    _top: float = field(init=False, default=None, repr=False)
 
     def __post_init__(self):
         if isinstance(self.bins, bool) or not (
@@ -104,21 +133,38 @@ class ComponentsPanel(Panel):
         values = np.concatenate(points)
         return padded_range(float(values.min()), float(values.max()), 0.02)
 
-    def curves(self, t: int) -> np.ndarray:
-        """The weighted components at iteration ``t`` on the x grid, array of shape (K, P)."""
-        tr = self._trace
-        return weighted_normal_pdfs(self._x, tr.weights[t], tr.means[t, :, 0], tr.stds[t, :, 0])
+    def grid(self, t: int) -> np.ndarray:
+        """The x values the curves of iteration ``t`` are drawn at, array of shape (P,).
 
-    def _curve_peak(self, trace) -> float:
-        """The highest component or mixture value over all frames."""
-        stds = trace.stds[:, :, 0]
-        peak = 0.0
+        The fixed grid plus the means inside it: a component narrower than the grid's step would
+        otherwise fall between grid points and vanish (or show a random fraction of its height).
+        """
+        means = self._trace.means[t, :, 0]
+        inside = means[(means > self._x[0]) & (means < self._x[-1])]
+        return np.unique(np.concatenate([self._x, inside])) if len(inside) else self._x
+
+    def curves(self, t: int) -> np.ndarray:
+        """The weighted components at iteration ``t`` on :meth:`grid`, array of shape (K, P)."""
+        tr = self._trace
+        return weighted_normal_pdfs(self.grid(t), tr.weights[t], tr.means[t, :, 0], tr.stds[t, :, 0])
+
+    def frame_peaks(self, trace) -> np.ndarray:
+        """The highest component (or mixture) value of each frame, on the grid and at the means; (T+1,)."""
+        stds, means = trace.stds[:, :, 0], trace.means[:, :, 0]
+        peaks = []
         for start in range(0, trace.n_iter + 1, _FRAMES_PER_BLOCK):
             block = slice(start, start + _FRAMES_PER_BLOCK)
-            pdfs = weighted_normal_pdfs(self._x, trace.weights[block], trace.means[block, :, 0], stds[block])
-            top = pdfs.sum(axis=1) if self.show_mixture else pdfs
-            peak = max(peak, float(top.max()))
-        return peak
+            w, m, s = trace.weights[block], means[block], stds[block]
+            on_grid = weighted_normal_pdfs(self._x, w, m, s)  # (B, K, P)
+            # Each component at every mean of its frame: (B, K, K), [b, k, j] = w_k N(mu_j | mu_k, s_k).
+            z = (m[:, None, :] - m[:, :, None]) / s[:, :, None]
+            at_means = w[:, :, None] / (np.sqrt(2.0 * np.pi) * s[:, :, None]) * np.exp(-0.5 * z * z)
+            if self.show_mixture:
+                top = np.maximum(on_grid.sum(axis=1).max(axis=1), at_means.sum(axis=1).max(axis=1))
+            else:
+                top = np.maximum(on_grid.max(axis=(1, 2)), at_means.max(axis=(1, 2)))
+            peaks.append(top)
+        return np.concatenate(peaks)
 
     # ------------------------------------------------------------------ drawing
     def setup(self, ax, trace, colors) -> list:
@@ -131,11 +177,11 @@ class ComponentsPanel(Panel):
         # over it. The fill is flat, so it adds one colour to a GIF's palette.
         ax.stairs(heights, edges, fill=True, color=muted(), alpha=0.5, label="data")
         handles = [Patch(facecolor=muted(), alpha=0.5, label="data")]
-        peak = max(float(heights.max(initial=0.0)), self._curve_peak(trace))
+        floor = float(heights.max(initial=0.0))
         truth = matched_truth(trace) if self.show_truth else None
         if truth is not None:
             paired = truth.n_components == trace.n_components
-            peak = max(peak, self._draw_truth(ax, truth, colors if paired else None, fg))
+            floor = max(floor, self._draw_truth(ax, truth, colors if paired else None, fg))
         self._lines = [ax.plot([], [], color=colors[k], lw=2, animated=True)[0]
                        for k in range(trace.n_components)]
         handles += [Line2D([], [], color=colors[k], lw=2, label=component_label(k))
@@ -147,7 +193,14 @@ class ComponentsPanel(Panel):
         if truth is not None:
             handles.append(Line2D([], [], color=fg, lw=2, ls="--", alpha=0.7, label="truth (dashed)"))
         ax.set_xlim(*self._x_range(trace))
-        ax.set_ylim(*(self.ylim if self.ylim is not None else (0.0, 1.05 * peak)))
+        ylim = self.ylim if self.ylim is not None else (0.0, robust_top(self.frame_peaks(trace), floor))
+        ax.set_ylim(*ylim)
+        self._top = float(ylim[1])
+        # Peaks above the fixed y range: a triangle on the top edge, in the curve's colour. Outside
+        # the axes (clip_on=False) so that it shows whole; the scene restores the whole figure per frame.
+        self._colors = [colors[k] for k in range(trace.n_components)] + [fg]
+        self._marks = ax.scatter([], [], s=80, marker="^", edgecolors=fg, linewidths=0.8, clip_on=False,
+                                 zorder=3.0, animated=True)
         ax.set_xlabel(feature_label(0, 1))
         ax.set_ylabel("density")
         add_legend(ax, handles, [h.get_label() for h in handles], self.legend)
@@ -168,10 +221,26 @@ class ComponentsPanel(Panel):
         return float(pdfs.sum(axis=0).max() if self.show_mixture else pdfs.max())
 
     def update(self, t: int) -> list:
-        pdfs = self.curves(t)
+        x, pdfs = self.grid(t), self.curves(t)
         for line, pdf in zip(self._lines, pdfs):
-            line.set_data(self._x, pdf)
-        if self._mixture_line is None:
-            return list(self._lines)
-        self._mixture_line.set_data(self._x, pdfs.sum(axis=0))
-        return [*self._lines, self._mixture_line]
+            line.set_data(x, pdf)
+        curves = list(pdfs)
+        if self._mixture_line is not None:
+            curves.append(pdfs.sum(axis=0))
+            self._mixture_line.set_data(x, curves[-1])
+        self._mark_clipped(x, curves)
+        lines = self._lines if self._mixture_line is None else [*self._lines, self._mixture_line]
+        return [*lines, self._marks]
+
+    def _mark_clipped(self, x: np.ndarray, curves: list) -> None:
+        """Put a triangle at the peak of each curve that goes off the top; the mixture's only where no
+        component's already marks it."""
+        xs, colors = [], []
+        for i, curve in enumerate(curves):
+            if curve.max() <= self._top or (i == len(self._lines) and xs):
+                continue
+            xs.append(x[np.argmax(curve)])
+            colors.append(self._colors[min(i, len(self._colors) - 1)])
+        self._marks.set_offsets(np.column_stack([xs, np.full(len(xs), self._top)]) if xs else np.empty((0, 2)))
+        if colors:
+            self._marks.set_facecolors(colors)

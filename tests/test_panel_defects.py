@@ -1,0 +1,92 @@
+"""Defects a user found in the point and 1D panels (issue 13): y and x ranges of ``components``, hidden
+component curves, feature names on ``responsibilities``, the 3D camera, the ``ellipses`` legend.
+
+Each is checked as a user meets it: a real fit (or a saved trace) rendered by the scene, then the
+artists and the decoded frames.
+"""
+
+import numpy as np
+import pytest
+from matplotlib.colors import to_rgb
+
+import emviz.render.panels  # noqa: F401  (registers the panels)
+from emviz import GaussianMixture, Recorder
+from emviz.render.frames import FrameRenderer
+from emviz.render.panels.components import OUTLIER_RATIO, robust_top
+from emviz.render.scene import Scene
+
+STYLE = {"dpi": 50, "size": (6.0, 3.5)}
+
+
+def two_clusters_1d(seed=0):
+    """Two 1D clusters at -3 and 2 (the issue's CSV), 600 points."""
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.normal(-3.0, 1.0, 300), rng.normal(2.0, 0.8, 300)])[:, None]
+
+
+@pytest.fixture(scope="module")
+def spiky_trace():
+    """k-means++ with diagonal covariances, seed 2: iteration 0's standard deviations are 0.001."""
+    gm = GaussianMixture(2, "diag", init="kmeans++", seed=2, max_iter=8, tol=0.0)
+    trace = Recorder(gm, progress=False).run(two_clusters_1d())
+    assert trace.stds[0].max() < 0.01 < trace.stds[1:].min()  # the defect's premise
+    return trace
+
+
+def panel_axes(panel):
+    return panel._lines[0].axes
+
+
+# ---------------------------------------------------------------------- 1: robust y range
+def test_robust_top_ignores_outlier_frames_but_keeps_the_floor():
+    peaks = np.array([200.0, 0.30, 0.28, 0.27])
+    assert robust_top(peaks, 0.2) == pytest.approx(1.05 * 0.30)
+    assert robust_top(peaks, 0.5) == pytest.approx(1.05 * 0.5)  # the histogram, with headroom
+    # A frame within OUTLIER_RATIO of the floor is shown in full.
+    assert robust_top(np.array([0.9 * OUTLIER_RATIO, 0.1]), 1.0) == pytest.approx(1.05 * 0.9 * OUTLIER_RATIO)
+
+
+def test_spike_at_iteration_0_does_not_flatten_the_animation(spiky_trace):
+    scene = Scene(["components"], spiky_trace, STYLE)
+    renderer = FrameRenderer(scene)
+    panel = scene.panels[0]
+    ax = panel_axes(panel)
+    top = ax.get_ylim()[1]
+    heights = ax.patches[0].get_data()[0]
+    assert heights.max() / top > 0.6  # the histogram fills most of the height
+    peaks = panel.frame_peaks(spiky_trace)
+    assert peaks[0] > 50 * top  # iteration 0 goes far off the top ...
+    assert np.all(peaks[1:] <= top) and np.all(peaks[1:] / top > 0.6)  # ... the others are whole and tall
+    frame0 = renderer.frame(0)
+    marks = panel._marks
+    assert len(marks.get_offsets()) == 2  # both spikes marked at the top edge
+    np.testing.assert_allclose(marks.get_offsets()[:, 1], top)
+    np.testing.assert_allclose(np.sort(marks.get_offsets()[:, 0]), np.sort(spiky_trace.means[0, :, 0]))
+    renderer.frame(3)
+    assert len(marks.get_offsets()) == 0
+    # The marks show in the decoded frame: the components' colours just above the axes' top edge.
+    colors = [to_rgb(c) for c in panel._colors[:2]]
+    x0, y0, x1, y1 = ax.get_window_extent().extents
+    height = frame0.shape[0]
+    row = int(height - y1)
+    band = frame0[row - 4:row + 4, int(x0):int(x1)].reshape(-1, 3) / 255.0
+    for color in colors:
+        assert np.sum(np.abs(band - color).max(axis=1) < 0.1) >= 5
+
+
+def test_narrow_component_is_drawn_at_its_mean(spiky_trace):
+    """A component narrower than the x grid's step still reaches its peak: its mean is on the grid."""
+    scene = Scene(["components"], spiky_trace, STYLE)
+    panel = scene.panels[0]
+    panel.update(0)
+    for k, line in enumerate(panel._lines):
+        peak = spiky_trace.weights[0, k] / (np.sqrt(2 * np.pi) * spiky_trace.stds[0, k, 0])
+        assert line.get_ydata().max() == pytest.approx(peak, rel=1e-9)
+
+
+def test_ylim_option_still_overrides(spiky_trace):
+    scene = Scene([{"components": {"ylim": [0, 500]}}], spiky_trace, STYLE)
+    panel = scene.panels[0]
+    assert panel_axes(panel).get_ylim() == (0, 500)
+    panel.update(0)
+    assert len(panel._marks.get_offsets()) == 0  # nothing clipped under the user's range
