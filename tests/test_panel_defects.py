@@ -90,3 +90,19 @@ def test_ylim_option_still_overrides(spiky_trace):
     assert panel_axes(panel).get_ylim() == (0, 500)
     panel.update(0)
     assert len(panel._marks.get_offsets()) == 0  # nothing clipped under the user's range
+
+
+# ---------------------------------------------------------------------- 2: components above the mixture
+@pytest.mark.parametrize("kind", ["full", "diag", "spherical", "tied"])
+def test_every_component_colour_shows_when_well_separated(kind):
+    gm = GaussianMixture(2, kind, init="kmeans", seed=0, max_iter=5, tol=0.0)
+    trace = Recorder(gm, progress=False).run(two_clusters_1d())
+    scene = Scene(["components"], trace, STYLE)
+    frame = FrameRenderer(scene).frame(trace.n_iter)
+    panel = scene.panels[0]
+    *lines, mixture, _ = panel.update(trace.n_iter)
+    assert all(line.get_zorder() > mixture.get_zorder() for line in lines)
+    pixels = frame.reshape(-1, 3) / 255.0
+    for line in lines:
+        near = np.abs(pixels - to_rgb(line.get_color())).max(axis=1) < 0.1
+        assert near.sum() > 150, line.get_color()  # a whole curve's worth, not a legend swatch

@@ -29,6 +29,10 @@ _FRAMES_PER_BLOCK = 256
 OUTLIER_RATIO = 3.0
 #: Room above the highest shown curve, as a fraction of it.
 HEADROOM = 0.05
+#: Draw order of the animated curves: the mixture (wider, so that it rims a component it coincides
+#: with), the components over it, the marks of clipped peaks on top.
+_Z_MIXTURE, _Z_COMPONENTS, _Z_MARKS = 2.0, 2.2, 3.0
+_MIXTURE_LW = 3.0
 
 
 def robust_top(peaks, floor: float) -> float:
@@ -182,14 +186,16 @@ class ComponentsPanel(Panel):
         if truth is not None:
             paired = truth.n_components == trace.n_components
             floor = max(floor, self._draw_truth(ax, truth, colors if paired else None, fg))
-        self._lines = [ax.plot([], [], color=colors[k], lw=2, animated=True)[0]
+        # Components above the mixture: where they are well separated each one *is* the mixture there,
+        # and drawn below it only the mixture's colour would show.
+        self._lines = [ax.plot([], [], color=colors[k], lw=2, zorder=_Z_COMPONENTS, animated=True)[0]
                        for k in range(trace.n_components)]
         handles += [Line2D([], [], color=colors[k], lw=2, label=component_label(k))
                     for k in range(trace.n_components)]
         self._mixture_line = None
         if self.show_mixture:
-            self._mixture_line = ax.plot([], [], color=fg, lw=2.5, animated=True)[0]
-            handles.append(Line2D([], [], color=fg, lw=2.5, label="mixture"))
+            self._mixture_line = ax.plot([], [], color=fg, lw=_MIXTURE_LW, zorder=_Z_MIXTURE, animated=True)[0]
+            handles.append(Line2D([], [], color=fg, lw=_MIXTURE_LW, label="mixture"))
         if truth is not None:
             handles.append(Line2D([], [], color=fg, lw=2, ls="--", alpha=0.7, label="truth (dashed)"))
         ax.set_xlim(*self._x_range(trace))
@@ -200,7 +206,7 @@ class ComponentsPanel(Panel):
         # the axes (clip_on=False) so that it shows whole; the scene restores the whole figure per frame.
         self._colors = [colors[k] for k in range(trace.n_components)] + [fg]
         self._marks = ax.scatter([], [], s=80, marker="^", edgecolors=fg, linewidths=0.8, clip_on=False,
-                                 zorder=3.0, animated=True)
+                                 zorder=_Z_MARKS, animated=True)
         ax.set_xlabel(feature_label(0, 1))
         ax.set_ylabel("density")
         add_legend(ax, handles, [h.get_label() for h in handles], self.legend)
