@@ -41,6 +41,18 @@ def test_divergence_outside_the_landscape_is_stopped():
     assert path.status == "diverged" and "left the landscape" in path.message
 
 
+def test_a_precision_loss_stop_at_rounding_level_is_converged():
+    from types import SimpleNamespace
+
+    from emviz.optimizers import _precision_loss
+
+    loss = "Desired error not necessarily achieved due to precision loss."
+    assert _precision_loss(SimpleNamespace(message=loss, jac=np.array([3e-5, 6e-5]), fun=3648.5))
+    assert not _precision_loss(SimpleNamespace(message=loss, jac=np.array([0.5, 0.0]), fun=3648.5))
+    assert not _precision_loss(SimpleNamespace(message="Maximum number of iterations", jac=np.zeros(2), fun=1.0))
+    assert not _precision_loss(SimpleNamespace(message=loss, fun=1.0))  # no gradient to judge by
+
+
 def test_unknown_method():
     with pytest.raises(InputError, match="did you mean 'BFGS'"):
         optimizer_paths(X, TRUTH, MEANS, (0.0, 0.0), methods=("BFGs",))
