@@ -1,4 +1,5 @@
-"""Log-likelihood surfaces against direct scipy evaluations, parameter substitution and input errors."""
+"""Log-likelihood surfaces against direct scipy evaluations, the numpy path against the fitter's torch kernel,
+parameter substitution and input errors."""
 
 import numpy as np
 import pytest
@@ -119,11 +120,97 @@ def test_chunking_does_not_change_values(data_2d):
     np.testing.assert_allclose(chunked, whole, rtol=1e-12)
 
 
-def test_uses_the_fitters_kernel():
-    import emviz.em.kernels
-    import emviz.surface
+# ---------------------------------------------------------------------- the numpy and the torch paths
+def random_mixture(rng, d, k):
+    """K components with full, correlated covariances, and 150 points around them."""
+    A = rng.normal(size=(k, d, d))
+    covs = A @ A.transpose(0, 2, 1) + 0.3 * np.eye(d)
+    mix = Mixture(rng.dirichlet(np.ones(k) * 2), rng.normal(0.0, 2.0, size=(k, d)), covs)
+    return rng.normal(0.0, 2.5, size=(150, d)), mix
 
-    assert emviz.surface.gaussian_log_density is emviz.em.kernels.gaussian_log_density
+
+def axes_cases(d, k):
+    mean, std = ("mean", "std") if d == 1 else ("mean0", f"std{d - 1}")
+    cases = [([(0, mean), (0, std)], np.linspace(-3, 3, 6), np.linspace(0.2, 3, 5))]
+    if k >= 2:
+        cases += [([(0, "weight"), (k - 1, mean)], np.linspace(0.05, 0.95, 6), np.linspace(-2, 2, 5)),
+                  ([(0, "weight"), (1, "weight")], np.linspace(0.1, 0.8, 6), 1 - np.linspace(0.1, 0.8, 6)),
+                  ([(1, std), (0, mean)], np.linspace(0.3, 2, 6), np.linspace(-1, 1, 5))]
+    return cases
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_numpy_and_torch_paths_agree(d, k):
+    rng = np.random.default_rng(10 * d + k)
+    X, mix = random_mixture(rng, d, k)
+    for axes, a, b in axes_cases(d, k):
+        by_numpy = loglik_surface(X, mix, axes, a, b, n_samples=1000)
+        by_torch = loglik_surface(X, mix, axes, a, b, n_samples=1000, backend="torch")
+        np.testing.assert_array_equal(np.isnan(by_numpy), np.isnan(by_torch))
+        np.testing.assert_allclose(by_numpy, by_torch, rtol=1e-12, err_msg=str(axes))
+        # and the numpy path is the log-likelihood itself (two weights are NaN where they leave no mixture)
+        finite = np.argwhere(np.isfinite(by_numpy))
+        assert len(finite) >= 6
+        i, j = finite[len(finite) // 2]
+        assert by_numpy[i, j] == pytest.approx(
+            1000 / len(X) * ref_loglik(X, *substituted(mix, axes, a[j], b[i])), rel=RTOL)
+
+
+def substituted(mix, axes, a, b):
+    """The weights, means and covariances with a and b put in, the way the module docstring says."""
+    w, means, covs = mix.weights.copy(), mix.means.copy(), mix.covariances.copy()
+    fixed = {}
+    for (k, name), v in zip(axes, (a, b)):
+        param = parse_param(name, mix.n_features, mix.n_components)
+        if param.kind == "mean":
+            means[k, param.feature] = v
+        elif param.kind == "std":
+            f = np.ones(mix.n_features)
+            f[param.feature] = v / np.sqrt(covs[k, param.feature, param.feature])
+            covs[k] = np.diag(f) @ covs[k] @ np.diag(f)
+        else:
+            fixed[k] = v
+    if fixed:
+        rest = [j for j in range(len(w)) if j not in fixed]
+        if rest:
+            w[rest] *= max(0.0, 1 - sum(fixed.values())) / w[rest].sum()
+        for k, v in fixed.items():
+            w[k] = v
+    return w, means, covs
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_numpy_log_density_is_the_fitters_kernel(d):
+    import torch
+
+    from emviz.em.kernels import gaussian_log_density as kernel
+    from emviz.surface import gaussian_log_density
+
+    rng = np.random.default_rng(d)
+    X, mix = random_mixture(rng, d, 5)
+    covs = mix.covariances.copy()
+    covs[3] = -np.eye(d)  # not positive definite: -inf, as the kernel gives
+    ours = gaussian_log_density(X, mix.means, covs)
+    theirs = kernel(*(torch.tensor(a) for a in (X, mix.means, covs))).numpy()
+    assert ours.shape == (5, len(X)) and np.all(ours[3] == -np.inf) and np.all(theirs[3] == -np.inf)
+    np.testing.assert_allclose(ours[[0, 1, 2, 4]], theirs[[0, 1, 2, 4]], rtol=1e-12)
+
+
+def test_the_torch_path_uses_the_fitters_kernel():
+    import emviz.em.kernels
+    from emviz.surface import _evaluation_path
+
+    assert _evaluation_path("cpu", None, "torch").log_density is emviz.em.kernels.gaussian_log_density
+    assert _evaluation_path("cpu", None, None).log_density is not emviz.em.kernels.gaussian_log_density
+
+
+def test_evaluation_path_choices(data_1d):
+    X, mix = data_1d
+    with pytest.raises(InputError, match="backend 'numpy' evaluates on the CPU"):
+        loglik_surface(X, mix, [(0, "mean"), (0, "std")], [0.0], [1.0], device="cuda:0", backend="numpy")
+    with pytest.raises(InputError, match="backend: must be"):
+        loglik_surface(X, mix, [(0, "mean"), (0, "std")], [0.0], [1.0], backend="jax")
 
 
 # ---------------------------------------------------------------------- names and errors
@@ -169,7 +256,7 @@ def test_data_of_the_wrong_dimension(data_1d, data_2d):
 
 
 def test_landscapes_are_evaluated_on_the_fitters_device_when_present():
-    import torch
+    import torch  # imported: this process could have fitted the trace  # noqa: F401
 
     from emviz.surface import trace_device
 
@@ -177,7 +264,18 @@ def test_landscapes_are_evaluated_on_the_fitters_device_when_present():
         meta = {"device": "cuda:0"}
 
     assert trace_device(T()) == ("cuda:0" if torch.cuda.is_available() else "cpu")
+    T.meta = {"device": "cuda:99"}
+    assert trace_device(T()) == "cpu"
     T.meta = {"device": "cpu"}
     assert trace_device(T()) == "cpu"
     T.meta = {}
     assert trace_device(T()) == "cpu"
+
+
+@pytest.mark.cuda
+def test_numpy_and_cuda_paths_agree(data_2d):
+    X, mix = data_2d
+    a, b = np.linspace(-1, 4, 7), np.linspace(0.2, 3, 6)
+    on_cpu = loglik_grid(X, mix, 0, ("mean0", "std1"), a, b)
+    on_gpu = loglik_grid(X, mix, 0, ("mean0", "std1"), a, b, device="cuda:0")
+    np.testing.assert_allclose(on_gpu, on_cpu, rtol=1e-12)
