@@ -1,4 +1,5 @@
-"""Helpers shared by the panels: labels, theme colours, legends, ranges and the 1D normal density."""
+"""Helpers shared by the panels: labels, theme colours, legends and their corner, ranges, sub-Axes, the 1D normal
+density."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from emviz.errors import InputError
 
 __all__ = [
     "component_label", "feature_label", "foreground", "muted", "add_legend", "check_legend", "padded_range",
-    "weighted_normal_pdfs", "matched_truth",
+    "weighted_normal_pdfs", "matched_truth", "free_corner", "split_axes",
 ]
 
 #: Legend positions inside the axes a user may ask for (besides ``True``/``"outside"`` and ``False``).
@@ -63,6 +64,86 @@ def add_legend(ax, handles, labels, where, **kwargs):
     else:
         kwargs.update(loc=where)
     return ax.legend(handles, labels, **kwargs)
+
+
+def free_corner(fx, fy, legend_size) -> str:
+    """The inside corner of an Axes with the fewest points under a legend placed there.
+
+    Parameters
+    ----------
+    fx, fy : array of shape (P,)
+        The points in axes fractions (0 to 1 inside the Axes).
+    legend_size : (width, height)
+        The legend's size in axes fractions.
+
+    Returns
+    -------
+    str
+        ``"upper right"``, ``"upper left"``, ``"lower right"`` or ``"lower left"``; ties go to the
+        first in that order.
+    """
+    fx, fy = np.asarray(fx), np.asarray(fy)
+    width, height = legend_size
+    right, top, left, bottom = fx > 1 - width, fy > 1 - height, fx < width, fy < height
+    counts = {
+        "upper right": np.sum(right & top),
+        "upper left": np.sum(left & top),
+        "lower right": np.sum(right & bottom),
+        "lower left": np.sum(left & bottom),
+    }
+    return min(counts, key=lambda loc: counts[loc])
+
+
+def split_axes(ax, ratios, *, vertical: bool = False, sharex: bool = False, fill: float = 0.75) -> list:
+    """Replace ``ax`` by a row (or, ``vertical``, a column) of Axes in the same place; ``ax`` is hidden.
+
+    A panel that needs several Axes gets one from the scene. The new Axes come from ``subgridspec`` of
+    its SubplotSpec, so layout engines treat them as ordinary subplots; an Axes placed by a rectangle is
+    split by rectangle instead, each new Axes taking ``fill`` of its slot (the rest is room for a colour
+    bar or the next one's labels). ``ax`` is kept but switched off and taken out of the layout, so a
+    scene holding it can still use it (``draw_artist``) without it showing.
+
+    Parameters
+    ----------
+    ax : Axes
+    ratios : list of float
+        Relative widths (heights when ``vertical``) of the new Axes; one entry: ``ax`` itself.
+    vertical : bool
+        A column, top to bottom, instead of a row.
+    sharex : bool
+        The new Axes share the first one's x axis.
+    fill : float
+        Fraction of each slot an Axes placed by rectangle takes.
+    """
+    n = len(ratios)
+    if n == 1:
+        return [ax]
+    fig = ax.figure
+    spec = ax.get_subplotspec()
+    subs: list = []
+
+    def shared():
+        return subs[0] if sharex and subs else None
+
+    if spec is not None:
+        # Spacing is left to the layout engine.
+        grid = spec.subgridspec(n, 1, height_ratios=ratios) if vertical else spec.subgridspec(1, n, width_ratios=ratios)
+        for i in range(n):
+            subs.append(fig.add_subplot(grid[i, 0] if vertical else grid[0, i], sharex=shared()))
+    else:
+        pos = ax.get_position()
+        fracs = np.asarray(ratios, dtype=np.float64) / np.sum(ratios)
+        start = np.concatenate([[0.0], np.cumsum(fracs)[:-1]])
+        for s, f in zip(start, fracs):
+            if vertical:  # top down
+                height = f * pos.height
+                rect = [pos.x0, pos.y1 - s * pos.height - height, pos.width, fill * height]
+            else:
+                rect = [pos.x0 + s * pos.width, pos.y0, fill * f * pos.width, pos.height]
+            subs.append(fig.add_axes(rect, sharex=shared()))
+    ax.set_axis_off()
+    ax.set_in_layout(False)
+    return subs
 
 
 def matched_truth(trace):

@@ -25,7 +25,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from emviz.errors import InputError, did_you_mean
 from emviz.render.panel import Panel, register_panel
-from emviz.render.panels._common import add_legend, check_legend, foreground, padded_range
+from emviz.render.panels._common import add_legend, check_legend, foreground, free_corner, padded_range, split_axes
 from emviz.render.style import component_colors
 
 __all__ = ["CurvesPanel", "SERIES", "series_colors"]
@@ -53,7 +53,8 @@ _ROUNDING_ULPS = 100
 _MIN_CONTRAST = 2.0
 #: Series drawn in a colour of their own (the log-likelihood is drawn in the text colour).
 _COLORED = ("elbo", "kl", "delta")
-_INSIDE_CORNERS = ("upper right", "upper left", "lower right", "lower left")
+#: Axes fractions a legend of two or three short entries covers: about 45 % of the width, 40 % of the height.
+_LEGEND_SIZE = (0.45, 0.4)
 
 
 def _luminance(color) -> float:
@@ -193,7 +194,8 @@ class CurvesPanel(Panel):
                 if run_color is not None:
                     palette[full] = run_color
         groups = [s for s in _STRIPS if any(_STRIP_OF[_series_of(n).split(":")[0]] == s for n in values)]
-        subs = _split_rows(ax, [_STRIP_HEIGHT[g] for g in groups])
+        # Leave a sixth of each strip's slot for the tick labels between strips (an Axes placed by rectangle).
+        subs = split_axes(ax, [_STRIP_HEIGHT[g] for g in groups], vertical=True, sharex=True, fill=5 / 6)
         self._strips = []
         for sub, group in zip(subs, groups):
             keys = [n for n in values if _STRIP_OF[_series_of(n).split(":")[0]] == group]
@@ -328,32 +330,6 @@ def _masked_gap(y: np.ndarray, floor: float) -> np.ndarray:
     return np.where(y > floor, y, np.nan)
 
 
-def _split_rows(ax, ratios: list[float]) -> list:
-    """Replace ``ax`` by a column of Axes sharing x, in the same place; ``ax`` is hidden, not removed."""
-    if len(ratios) == 1:
-        return [ax]
-    fig = ax.figure
-    spec = ax.get_subplotspec()
-    subs = []
-    if spec is not None:
-        grid = spec.subgridspec(len(ratios), 1, height_ratios=ratios)  # spacing left to the layout engine
-        for i in range(len(ratios)):
-            subs.append(fig.add_subplot(grid[i, 0], sharex=subs[0] if subs else None))
-    else:
-        pos = ax.get_position()
-        fracs = np.asarray(ratios) / np.sum(ratios)
-        top = pos.y1
-        for frac in fracs:
-            height = frac * pos.height
-            # Leave a sixth of each slot for the tick labels between strips.
-            subs.append(fig.add_axes([pos.x0, top - height, pos.width, height * 5 / 6],
-                                     sharex=subs[0] if subs else None))
-            top -= height
-    ax.set_axis_off()
-    ax.set_in_layout(False)
-    return subs
-
-
 def _densified(points: np.ndarray, per_segment: int = 16) -> np.ndarray:
     """Points along the polyline through ``points`` (P, 2), so that a steep segment with no vertex in a
     corner still counts there (a run of ten iterations rises in one or two segments)."""
@@ -376,11 +352,4 @@ def _free_corner(ax, data: dict) -> str:
     if not points:
         return "upper right"
     fx, fy = np.concatenate(points).T
-    # A legend of two or three short entries covers about 45 % of the width and 40 % of the height.
-    counts = {
-        "upper right": np.sum((fx > 0.55) & (fy > 0.6)),
-        "upper left": np.sum((fx < 0.45) & (fy > 0.6)),
-        "lower right": np.sum((fx > 0.55) & (fy < 0.4)),
-        "lower left": np.sum((fx < 0.45) & (fy < 0.4)),
-    }
-    return min(_INSIDE_CORNERS, key=lambda loc: counts[loc])
+    return free_corner(fx, fy, _LEGEND_SIZE)
