@@ -106,3 +106,37 @@ def test_every_component_colour_shows_when_well_separated(kind):
     for line in lines:
         near = np.abs(pixels - to_rgb(line.get_color())).max(axis=1) < 0.1
         assert near.sum() > 150, line.get_color()  # a whole curve's worth, not a legend swatch
+
+
+# ---------------------------------------------------------------------- 3: feature names on responsibilities
+@pytest.fixture(scope="module")
+def iris_trace(tmp_path_factory):
+    from emviz.pipeline import fit, prepare
+
+    config = {"data": {"dataset": "iris"}, "model": {"n_components": 3, "max_iter": 4, "tol": 0.0, "seed": 0},
+              "outputs": [{"path": "x.png", "panels": ["ellipses"]}]}
+    folder = tmp_path_factory.mktemp("iris")
+    (trace,) = fit(prepare(config, out=folder), progress=False).values()
+    return trace
+
+
+def test_responsibilities_axes_are_named_like_ellipses(iris_trace, tmp_path):
+    from emviz import Trace
+
+    iris_trace.save(tmp_path / "iris.npz")
+    columns = iris_trace.meta["data"]["columns"]
+    assert columns[0] == "sepal_length"
+    for trace in (iris_trace, Trace.load(tmp_path / "iris.npz")):  # also as render-trace sees it
+        scene = Scene([{"responsibilities": {"features": [2, 3]}}, {"ellipses": {"features": [2, 3]}}], trace, STYLE)
+        axes = [ax for ax in scene.figure.axes if ax.get_visible() and ax.get_xlabel()]
+        assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in axes] == [(columns[2], columns[3])] * 2
+
+
+def test_one_dimensional_panels_name_the_csv_column(tmp_path):
+    from emviz import Trace
+
+    gm = GaussianMixture(2, init="kmeans", seed=0, max_iter=2, tol=0.0)
+    trace = Recorder(gm, progress=False).run(two_clusters_1d(), meta={"data": {"columns": ["height"]}})
+    trace.save(tmp_path / "t.npz")
+    scene = Scene(["components", "responsibilities"], Trace.load(tmp_path / "t.npz"), STYLE)
+    assert [ax.get_xlabel() for ax in scene.figure.axes] == ["height", "height"]

@@ -12,9 +12,9 @@ from matplotlib.patches import Patch
 from emviz.errors import InputError
 from emviz.render.panel import Panel, register_panel
 from emviz.render.panels._common import (
-    add_legend, check_legend, component_label, feature_label, foreground, matched_truth, muted, padded_range,
-    weighted_normal_pdfs,
+    add_legend, check_legend, component_label, foreground, matched_truth, muted, padded_range, weighted_normal_pdfs,
 )
+from emviz.render.panels._geometry import axis_label
 
 __all__ = ["ComponentsPanel"]
 
@@ -207,7 +207,7 @@ class ComponentsPanel(Panel):
         self._colors = [colors[k] for k in range(trace.n_components)] + [fg]
         self._marks = ax.scatter([], [], s=80, marker="^", edgecolors=fg, linewidths=0.8, clip_on=False,
                                  zorder=_Z_MARKS, animated=True)
-        ax.set_xlabel(feature_label(0, 1))
+        ax.set_xlabel(axis_label(trace, 0))  # the CSV column's name, else "x"
         ax.set_ylabel("density")
         add_legend(ax, handles, [h.get_label() for h in handles], self.legend)
         return self.update(0)

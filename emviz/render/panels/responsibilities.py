@@ -15,9 +15,9 @@ from matplotlib.lines import Line2D
 
 from emviz.errors import InputError
 from emviz.render.panel import Panel, register_panel
-from emviz.render.panels._geometry import check_features_exist
+from emviz.render.panels._geometry import axis_label, check_features_exist
 from emviz.render.panels._common import (
-    add_legend, check_features, check_legend, component_label, feature_label, padded_range, responsibility_rgba,
+    add_legend, check_features, check_legend, component_label, padded_range, responsibility_rgba,
 )
 
 __all__ = ["ResponsibilitiesPanel"]
@@ -97,7 +97,7 @@ class ResponsibilitiesPanel(Panel):
         ax.set_xlim(*padded_range(*_span(trace.X[:, 0]), 0.02))
         ax.set_ylim(-0.05, 1.05)
         ax.grid(True)  # colour and alpha from the theme
-        ax.set_xlabel(feature_label(0, 1))
+        ax.set_xlabel(axis_label(trace, 0))
         ax.set_ylabel("responsibility")
 
     def _setup_nd(self, ax, trace) -> None:
@@ -106,8 +106,9 @@ class ResponsibilitiesPanel(Panel):
         self._artists = [ax.scatter(pts[:, 0], pts[:, 1], s=self.size, edgecolors="none", animated=True)]
         ax.set_xlim(*padded_range(*_span(trace.X[:, a])))
         ax.set_ylim(*padded_range(*_span(trace.X[:, b])))
-        ax.set_xlabel(feature_label(a, trace.n_features))
-        ax.set_ylabel(feature_label(b, trace.n_features))
+        # The data's column names (CSV header, bundled dataset), as the other point panels show them.
+        ax.set_xlabel(axis_label(trace, a))
+        ax.set_ylabel(axis_label(trace, b))
 
     def blended_colors(self, t: int) -> np.ndarray:
         """RGBA face colours at iteration ``t``: ``resp[t] @ colors`` with the panel's alpha, shape (M, 4)."""
