@@ -31,6 +31,8 @@ def _add_render(sub, common) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set model.max_iter=200 (repeatable; VALUE is YAML)")
     p.add_argument("--device", metavar="{auto,cpu,cuda,cuda:N}", help="replace model.device")
+    p.add_argument("--only", action="append", metavar="OUTPUT",
+                   help="write only this output (its path or file name, repeatable); the fit runs as always")
     p.add_argument("--dry-run", action="store_true", help="check everything and print the plan; fit nothing")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or messages")
     p.set_defaults(func=_cmd_render)
@@ -48,7 +50,9 @@ def _add_render_trace(sub, common) -> None:
     p.add_argument("--schedule", metavar="YAML", help="which iterations: all, [0, 5, 10], '{dense: 100, every: 10}'")
     p.add_argument("--iterations", metavar="YAML", help="stills: iterations to draw, e.g. '[0, 10, 100]'")
     p.add_argument("--hold-last", type=float, default=2.0, metavar="SECONDS", help="hold the last frame (default: 2)")
-    p.add_argument("--theme", choices=("light", "dark"), default="light")
+    p.add_argument("--theme", choices=("light", "dark"), help="default: the style the trace was fitted with")
+    p.add_argument("--dpi", type=float, help="dots per inch (default: the trace's config's style.dpi, else 100)")
+    p.add_argument("--size", type=float, nargs=2, metavar=("WIDTH", "HEIGHT"), help="figure size in inches")
     p.add_argument("--title", help="heading above the iteration line")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or messages")
     p.set_defaults(func=_cmd_render_trace)
@@ -85,7 +89,7 @@ def _cmd_render(args) -> int:
     from emviz.pipeline import run
 
     written = run(args.config, out=args.out, overrides=args.overrides, device=args.device,
-                  dry_run=args.dry_run, progress=not args.quiet)
+                  dry_run=args.dry_run, progress=not args.quiet, only=args.only)
     if not args.quiet and not args.dry_run:
         for path in written:
             print(f"wrote {path}")
@@ -141,7 +145,9 @@ def _cmd_render_trace(args) -> int:
     schedule = _yaml_arg(args.schedule, "--schedule") if args.schedule is not None else None
     iterations = _yaml_arg(args.iterations, "--iterations") if args.iterations is not None else None
     written = render_trace(args.trace, panels, args.out, fps=args.fps, schedule=schedule, iterations=iterations,
-                           hold_last=args.hold_last, style={"theme": args.theme}, title=args.title,
+                           hold_last=args.hold_last, title=args.title,
+                           style={k: v for k, v in (("theme", args.theme), ("dpi", args.dpi),
+                                                    ("size", list(args.size) if args.size else None)) if v is not None},
                            progress=not args.quiet)
     if not args.quiet:
         print(f"wrote {written}")

@@ -42,6 +42,13 @@ class Plan:
     dataset: Dataset
     fitters: dict
     out: Path
+    #: Indices of the outputs to write (all by default; ``--only`` picks some).
+    selected: tuple = None
+
+    def outputs(self) -> list[tuple[int, object, Path]]:
+        """(index, OutputSpec, target path) of every output to write, in config order."""
+        chosen = range(len(self.config.outputs)) if self.selected is None else self.selected
+        return [(i, self.config.outputs[i], self.out / self.config.outputs[i].path) for i in chosen]
 
     @property
     def fitter(self):
@@ -50,8 +57,8 @@ class Plan:
 
     @property
     def targets(self) -> list[Path]:
-        """The outputs' paths, in config order."""
-        return [self.out / o.path for o in self.config.outputs]
+        """The paths of the outputs to write, in config order."""
+        return [target for _, _, target in self.outputs()]
 
     @property
     def trace_path(self) -> Path | None:
@@ -82,18 +89,37 @@ class Plan:
         for path in self.trace_paths().values():
             if path is not None:
                 lines.append(f"  trace:   {path}")
-        for i, (output, target) in enumerate(zip(c.outputs, self.targets)):
+        max_iter = max(model.max_iter for model in c.run_models().values())
+        for i, output, target in self.outputs():
             settings = output_settings(c, i)
             names = ", ".join(p if isinstance(p, str) else next(iter(p)) for p in output.panels)
             frames = (f"iterations {settings['iterations']}" if "iterations" in settings
                       else f"schedule {settings.get('schedule') or 'default'}")
             kind = output_kind(output.path)
-            rate = f", {settings['fps']:g} fps" if kind != "still" else ""
-            lines.append(f"  output:  {target}  [{kind}: {names}; {frames}{rate}]")
+            lines.append(f"  output:  {target}  [{kind}: {names}; {frames}{_length(settings, kind, max_iter, m.tol)}]")
         return "\n".join(lines)
 
 
-def run(config_or_path, out=".", overrides=(), device=None, dry_run=False, progress=True) -> list[Path]:
+def _length(settings: dict, kind: str, max_iter: int, tol: float) -> str:
+    """How many frames (cells, for a still grid) an output gets, and an animation's playing time."""
+    from emviz.render.schedule import DEFAULT_SCHEDULE, parse_schedule
+
+    if "iterations" in settings:
+        count = len(set(settings["iterations"]))
+    elif kind == "still":
+        count = 1
+    else:
+        spec = settings.get("schedule")
+        count = len((parse_schedule(spec) if spec is not None else DEFAULT_SCHEDULE).iterations(max_iter))
+    # With tol > 0 EM may stop before max_iter: fewer frames then.
+    up_to = "up to " if tol > 0 and "iterations" not in settings else ""
+    if kind == "still":
+        return f"; {count} cell{'s' if count != 1 else ''}" if count > 1 else ""
+    seconds = count / settings["fps"] + settings["hold_last"]
+    return f", {settings['fps']:g} fps; {up_to}{count} frames, {seconds:.1f} s"
+
+
+def run(config_or_path, out=".", overrides=(), device=None, dry_run=False, progress=True, only=None) -> list[Path]:
     """Fit the config's model to its data and write every output.
 
     Parameters
@@ -109,6 +135,9 @@ def run(config_or_path, out=".", overrides=(), device=None, dry_run=False, progr
         Check everything and print the plan, but fit and write nothing.
     progress : bool
         Progress bars on stderr.
+    only : list of str, optional
+        Write only these outputs, each named by its ``path`` as in the config or by its file name
+        (with or without the suffix); the fit and the trace are as always.
 
     Returns
     -------
@@ -120,7 +149,7 @@ def run(config_or_path, out=".", overrides=(), device=None, dry_run=False, progr
     InputError
         For any problem with the config, the data or the output locations, before anything is written.
     """
-    plan = prepare(config_or_path, out=out, overrides=overrides, device=device)
+    plan = prepare(config_or_path, out=out, overrides=overrides, device=device, only=only)
     if dry_run:
         print(plan.describe())
         return plan.targets
@@ -133,12 +162,13 @@ def run(config_or_path, out=".", overrides=(), device=None, dry_run=False, progr
         raise
 
 
-def prepare(config_or_path, out=".", overrides=(), device=None) -> Plan:
+def prepare(config_or_path, out=".", overrides=(), device=None, only=None) -> Plan:
     """Load and check the config, load the data and build the fitter; nothing is written."""
     overrides = list(overrides)
     if device is not None:
         overrides.append((f"model.device={device}", f"--device {device}"))
     config = load_config(config_or_path, overrides)
+    selected = None if only is None else _select_outputs(config, only)
     # The fitters first: building one checks the device, and the memory check needs it.
     fitters = {name: build_fitter(config, model, _where(config, name))
                for name, model in config.run_models().items()}
@@ -152,7 +182,24 @@ def prepare(config_or_path, out=".", overrides=(), device=None) -> Plan:
     check_config(config, out=out, dataset=dataset)
     if config.data.mixture is None:  # a sampled mixture's shape was checked before sampling
         check_memory(config, *dataset.X.shape, fitters)
-    return Plan(config=config, dataset=dataset, fitters=fitters, out=Path(out))
+    return Plan(config=config, dataset=dataset, fitters=fitters, out=Path(out), selected=selected)
+
+
+def _select_outputs(config: Config, names) -> tuple:
+    """Indices of the outputs named (by path, file name or stem); an unknown name is an InputError."""
+    from emviz.errors import did_you_mean
+
+    chosen = set()
+    for name in names:
+        hits = [i for i, o in enumerate(config.outputs)
+                if name in (o.path, Path(o.path).name, Path(o.path).stem, o.path.rstrip("/"))]
+        if not hits:
+            known = [o.path for o in config.outputs]
+            spellings = known + [Path(p).stem for p in known]
+            raise InputError(f"--only {name}: no output of {config.source} is named so"
+                             f"{did_you_mean(name, spellings)}; the outputs are {', '.join(known) or 'none'}")
+        chosen.update(hits)
+    return tuple(sorted(chosen))
 
 
 def _memory_budget(devices) -> tuple[float, str]:
@@ -324,7 +371,7 @@ def render_outputs(plan: Plan, traces, progress: bool = True, created: list | No
     if not isinstance(traces, dict):
         traces = {None: traces}
     written = []
-    for i, (output, target) in enumerate(zip(plan.config.outputs, plan.targets)):
+    for i, output, target in plan.outputs():
         shown = {name: traces[name] for name in (output.runs or traces)}
         subject = next(iter(shown.values())) if list(shown) == [None] else shown
         n_iter = max(t.n_iter for t in shown.values())
@@ -377,7 +424,10 @@ def render_trace(trace, panels, path, *, fps=10.0, schedule=None, iterations=Non
         errors about that panel (the command line passes ``"--panels TEXT"``).
     path : path-like
         The output file or folder.
-    fps, schedule, iterations, hold_last, style, title, progress
+    style : mapping, optional
+        Style keys (theme, dpi, size, font_size) over the style section of the config the trace was
+        fitted with (kept in its meta), over emviz's defaults.
+    fps, schedule, iterations, hold_last, title, progress
         As for :func:`emviz.render.render`.
     """
     from emviz.render.api import render
@@ -387,6 +437,7 @@ def render_trace(trace, panels, path, *, fps=10.0, schedule=None, iterations=Non
 
     trace_path = None if isinstance(trace, Trace) else Path(trace)
     trace = trace if isinstance(trace, Trace) else Trace.load(trace)
+    style = _saved_style(trace, style)
     kind = output_kind(str(path))
     register_panels()
     specs = []
@@ -427,6 +478,17 @@ def render_trace(trace, panels, path, *, fps=10.0, schedule=None, iterations=Non
     except BaseException:
         _remove_empty(created)
         raise
+
+
+def _saved_style(trace, style) -> dict | str | None:
+    """``style`` over the style section saved with the trace (a trace fitted from a config keeps it)."""
+    if style is not None and not isinstance(style, (dict, str)):
+        return style  # a Style object is complete
+    saved = (trace.meta.get("config") or {}).get("style")
+    if not isinstance(saved, dict):
+        return style
+    given = {"theme": style} if isinstance(style, str) else dict(style or {})
+    return {**{k: v for k, v in saved.items() if v is not None}, **{k: v for k, v in given.items() if v is not None}}
 
 
 def _make_dirs(directory: Path, created: list | None) -> None:

@@ -378,3 +378,57 @@ def test_iterations_beyond_an_early_convergence_are_drawn_as_the_last(tmp_path, 
         "schedule": {"iterations": [3, 5], "max_frames": 4}}
     assert _clip_to_trace({"schedule": {"every": 3}}, 5, tmp_path, quiet=True) == {"schedule": {"every": 3}}
     assert capsys.readouterr().err == ""
+
+
+# ---------------------------------------------------------------------------------------------- --only, dry-run lengths
+TWO_OUTPUTS = CONFIG + """\
+  - path: still.png
+    panels: [_t1d]
+    iterations: [0, 2, 4]
+frames: {schedule: all, fps: 5, hold_last: 1.0}
+"""
+
+
+def test_dry_run_says_frames_and_seconds_per_output(tmp_path, capsys):
+    code, out, err = cli(capsys, "render", write(tmp_path, TWO_OUTPUTS), "--out", tmp_path / "out", "--dry-run")
+    assert code == 0, err
+    assert "anim.gif  [animation: _t1d; schedule all, 5 fps; 5 frames, 2.0 s]" in out
+    assert "still.png  [still: _t1d; iterations [0, 2, 4]; 3 cells]" in out
+
+
+@needs_pipeline
+def test_only_writes_the_named_output(tmp_path, capsys):
+    config = write(tmp_path, TWO_OUTPUTS.replace("_t1d", "components"))
+    code, out, err = cli(capsys, "render", config, "--out", tmp_path / "out", "--only", "still", "--quiet")
+    assert code == 0, err
+    assert files_under(tmp_path / "out") == [__import__("pathlib").Path("still.png")]
+    code, out, err = cli(capsys, "render", config, "--out", tmp_path / "out2", "--only", "anim.gif", "--only",
+                         "still.png", "--dry-run")
+    assert code == 0 and "anim.gif" in out and "still.png" in out
+
+
+def test_only_an_unknown_output_is_one_line(tmp_path, capsys):
+    code, out, err = cli(capsys, "render", write(tmp_path, TWO_OUTPUTS), "--out", tmp_path / "out", "--only", "anim.gf")
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "--only anim.gf: no output of" in err and "(did you mean 'anim.gif'?)" in err
+    assert not (tmp_path / "out").exists()
+
+
+@needs_pipeline
+def test_render_trace_takes_the_saved_style_and_dpi_size_flags(tmp_path, capsys):
+    from PIL import Image
+
+    text = CONFIG.replace("outputs:\n  - path: anim.gif\n    panels: [_t1d]\n", "record: {save: t.npz}\n") + \
+        "style: {theme: dark, dpi: 40, size: [5, 4]}\n"
+    code, _, err = cli(capsys, "render", write(tmp_path, text), "--out", tmp_path, "--quiet")
+    assert code == 0, err
+    trace = tmp_path / "t.npz"
+    code, _, err = cli(capsys, "render-trace", trace, "--panels", "components", "--out", tmp_path / "a.png", "--quiet")
+    assert code == 0, err
+    saved = Image.open(tmp_path / "a.png").convert("RGB")
+    assert saved.size == (200, 160) and sum(saved.getpixel((1, 1))) < 150  # dark, 5 x 4 in at 40 dpi
+    code, _, err = cli(capsys, "render-trace", trace, "--panels", "components", "--out", tmp_path / "b.png",
+                       "--dpi", "20", "--size", "6", "3", "--theme", "light", "--quiet")
+    assert code == 0, err
+    given = Image.open(tmp_path / "b.png").convert("RGB")
+    assert given.size == (120, 60) and given.getpixel((1, 1)) == (255, 255, 255)
