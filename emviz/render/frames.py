@@ -13,9 +13,11 @@ Workers. Frames depend only on their iteration, so the list is cut into contiguo
 by worker processes, each of which builds its own scene once from a picklable :class:`SceneSpec`.
 Workers are started with the ``spawn`` method: a fresh interpreter that inherits no torch thread pools
 or locks (forking after torch has started its threads can deadlock) and behaves the same on Linux,
-macOS and Windows. It imports numpy, matplotlib and emviz's render layer; torch only if a panel needs
-it (the landscape panels evaluate with the fitter's kernels, in each worker's set-up). Chunks come back in order,
-a bounded number in flight, and are yielded as soon as they are next in line: memory stays bounded.
+macOS and Windows. It imports numpy, matplotlib and emviz's render layer, not torch: what is costly to
+compute (the landscape panels' grids) is computed once in the parent by the panels' ``prepare`` and
+travels in the spec, and what a worker still evaluates per frame (a landscape held at the shown
+iteration) is evaluated with numpy (:mod:`emviz.surface`). Chunks come back in order, a bounded number
+in flight, and are yielded as soon as they are next in line: memory stays bounded.
 
 Encoding. :func:`write_frames` hands frames to a writer in a second thread through a short queue, so
 encoding overlaps drawing.
@@ -61,8 +63,9 @@ class SceneSpec:
     """Everything needed to build a :class:`Scene`, picklable so that worker processes can rebuild it.
 
     Panels are resolved and checked in the parent, and a panel with a ``prepare(trace)`` method gets to
-    precompute there (a log-likelihood landscape, say) and carry the result to every worker in its
-    pickled state, instead of each worker computing it again in ``setup``.
+    precompute there (a log-likelihood landscape, say) and carry the result to every worker and every
+    cell of a still grid in its pickled (or copied) state, instead of each computing it again in
+    ``setup``.
     """
 
     panels: tuple
@@ -76,8 +79,11 @@ class SceneSpec:
     def create(cls, panels, trace, style=None, layout=None, title=None, overlay=None) -> "SceneSpec":
         """Resolve and check the panels against the trace(s), then run each panel's ``prepare(trace)``.
 
-        ``prepare`` runs only for a single trace: with several runs each run's copy of a panel sets
-        itself up in the scene.
+        ``prepare`` runs for a single trace. With several runs it runs only on panels that say they
+        keep what they prepare per trace (``prepares_runs = True``; the scene gives each run a copy of
+        the panel, which must find its own run's results): once per run on the per-run panels, and on
+        an overlay panel once, with its ``runs`` set and the trace the scene sets it up with (the
+        longest run). Other panels set themselves up in the scene, as before.
         """
         runs = as_runs(trace)
         resolved = resolve_panels(panels)
@@ -91,12 +97,7 @@ class SceneSpec:
             for run in runs.values():
                 panel.check(run)
         resolve_layout(layout, len(resolved) * len(runs) + len(extra))
-        if len(runs) == 1:
-            (single,) = runs.values()
-            for panel in resolved:
-                prepare = getattr(panel, "prepare", None)
-                if callable(prepare):
-                    prepare(single)
+        _prepare(resolved, extra, runs)
         layout = tuple(layout) if layout is not None else None
         return cls(panels=tuple(resolved), trace=trace, style=make_style(style), layout=layout, title=title,
                    overlay=tuple(extra))
@@ -119,6 +120,21 @@ class SceneSpec:
         rows, cols = resolve_layout(self.layout, n_cells)
         w, h = self.style.figure_size(rows, cols, title=self.title is not False)
         return int(w * self.style.dpi) * int(h * self.style.dpi) * 3
+
+
+def _prepare(panels: list, overlays: list, runs: dict) -> None:
+    """Run the panels' ``prepare`` hooks as :meth:`SceneSpec.create` describes."""
+    for panel in panels:
+        prepare = getattr(panel, "prepare", None)
+        if callable(prepare) and (len(runs) == 1 or getattr(panel, "prepares_runs", False)):
+            for run in runs.values():
+                prepare(run)
+    longest = max(runs.values(), key=lambda run: run.n_iter)
+    for panel in overlays:
+        prepare = getattr(panel, "prepare", None)
+        if callable(prepare) and getattr(panel, "prepares_runs", False):
+            panel.runs = dict(runs)  # as the scene sets it on its copy of the panel
+            prepare(longest)
 
 
 def _draw_order(parent) -> list:

@@ -5,10 +5,10 @@ parameters of that component (``mean`` and ``std`` in 1D), the other parameters 
 the true or the current iteration's values, with the path EM took through those two parameters.
 
 One panel, several Axes: the scene gives a panel one Axes, but this view needs one subplot per
-component. The given Axes is split into a row of sub-Axes with ``subgridspec`` of its SubplotSpec
-(so layout engines treat them as ordinary subplots); an Axes placed by a rectangle is split by
-rectangle instead. The given Axes is kept but switched off and taken out of the layout, so that a
-scene holding it can still use it (``draw_artist``) without it showing.
+component; the given Axes is split into a row of them (:func:`emviz.render.panels._common.split_axes`).
+
+The grids and the optimiser paths are computed in :meth:`LoglikContourPanel.prepare`, once per render
+in the parent process; frame workers and the cells of a still grid only draw them.
 """
 
 from __future__ import annotations
@@ -17,79 +17,24 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
-from matplotlib import colormaps, patheffects
-from matplotlib.colors import BoundaryNorm
-from matplotlib.lines import Line2D
+from matplotlib import patheffects
 from matplotlib.ticker import StrMethodFormatter
 
 from emviz.errors import InputError
 from emviz.render.panel import Panel, register_panel
-from emviz.render.panels._common import component_label, feature_label, matched_truth, param_axis_values
+from emviz.render.panels._common import component_label, free_corner, split_axes
+from emviz.render.panels._landscape import (
+    Landscape, Prepared, band_norm, check_hold_truth, check_landscape_options, contour_levels, draw_em_path,
+    held_mixture, legend_handles, option_error, paired_truth, param_label,
+)
 
 __all__ = ["LoglikContourPanel", "contour_levels", "split_axes"]
 
-_HOLDS = ("final", "truth", "current")
 _LEGEND_LOCS = ("upper right", "upper left", "lower left", "lower right")
-
-
-def contour_levels(Z: np.ndarray, n_levels: int = 20, clip: float = 0.25) -> np.ndarray:
-    """Contour levels that resolve the region near the optimum of a log-likelihood grid.
-
-    The total log-likelihood falls off quadratically near the optimum and by thousands of nats far
-    from it, so linear levels over the full range put every ring in the far field and paint the
-    interesting region one colour. Instead the lowest ``clip`` fraction of the grid is left below the
-    lowest level (drawn in the colour bar's "under" extension), and the levels are spaced evenly in
-    ``sqrt(max - loglik)``: near a quadratic optimum that is even spacing in parameter distance, so the
-    rings are evenly spaced on screen and the top ones lie close to the optimum.
-
-    Parameters
-    ----------
-    Z : array of shape (B, A)
-        Log-likelihood grid (NaN entries are ignored).
-    n_levels : int
-        Number of filled bands.
-    clip : float
-        Fraction of the grid points, the lowest ones, left below the lowest level.
-
-    Returns
-    -------
-    array of shape (n_levels + 1,)
-        Increasing levels; the last is the grid's maximum.
-    """
-    finite = np.asarray(Z, dtype=np.float64)
-    finite = finite[np.isfinite(finite)]
-    if finite.size == 0:
-        return np.linspace(-1.0, 0.0, n_levels + 1)
-    top = float(finite.max())
-    depth = float(np.quantile(top - finite, 1.0 - clip))
-    # A flat grid, or one flat to a few ulps of its top (a component no point belongs to): bands
-    # narrower than the float resolution at ``top`` would repeat levels. Any band width shows such a
-    # grid as one colour.
-    if not depth > 1e3 * np.finfo(np.float64).eps * max(abs(top), 1.0):
-        depth = max(1.0, abs(top) * 1e-9)
-    u = np.linspace(1.0, 0.0, n_levels + 1)
-    levels = top - depth * u**2
-    levels[-1] = top
-    return levels
-
-
-def split_axes(ax, n: int) -> list:
-    """Replace ``ax`` by a row of ``n`` Axes in the same place; ``ax`` is hidden, not removed."""
-    if n == 1:
-        return [ax]
-    fig = ax.figure
-    spec = ax.get_subplotspec()
-    if spec is not None:
-        grid = spec.subgridspec(1, n)  # spacing left to the layout engine
-        subs = [fig.add_subplot(grid[0, i]) for i in range(n)]
-    else:
-        pos = ax.get_position()
-        width = pos.width / n
-        # Leave a quarter of each slot for the colour bar and the next subplot's labels.
-        subs = [fig.add_axes([pos.x0 + i * width, pos.y0, 0.75 * width, pos.height]) for i in range(n)]
-    ax.set_axis_off()
-    ax.set_in_layout(False)
-    return subs
+#: Draw order of EM's path, its start, the true point and the current point (the contour is at 1).
+_PATH_ZORDERS = (4, 4, 6, 5)
+#: Axes fractions a legend of four entries covers: about 40 % of a subplot's width, 35 % of its height.
+_LEGEND_SIZE = (0.4, 0.35)
 
 
 @register_panel("loglik_contour")
@@ -150,21 +95,25 @@ class LoglikContourPanel(Panel):
     _views: list = field(init=False, default_factory=list, repr=False)
     runs: dict | None = field(init=False, default=None, repr=False)
     _n_iter: int = field(init=False, default=0, repr=False)
+    _prepared: Prepared = field(init=False, default_factory=Prepared, repr=False)
+
+    #: ``prepare`` may be called once per run, and on the overlay panel (see :meth:`prepare`).
+    prepares_runs: ClassVar[bool] = True
 
     def __post_init__(self):
         self._check_options()
         self.blittable = self.hold != "current"
 
     def _check_options(self) -> None:
-        def bad(option, must, value):
-            return InputError(f"panel 'loglik_contour': option {option!r} must be {must}, got {value!r}")
-
+        name = "loglik_contour"
         if self.params is not None:
-            self.params = _normalise_params(self.params)
-            if self.params is None:
-                raise bad("params", "two different parameter names, or two [component, name] pairs", self.params)
+            params = _normalise_params(self.params)
+            if params is None:
+                raise option_error(name, "params", "two different parameter names, or two [component, name] pairs",
+                                   self.params)
+            self.params = params
         if isinstance(self.optimizers, str) or not isinstance(self.optimizers, (list, tuple)):
-            raise bad("optimizers", "a list of scipy.optimize method names", self.optimizers)
+            raise option_error(name, "optimizers", "a list of scipy.optimize method names", self.optimizers)
         from emviz.optimizers import check_methods
 
         try:
@@ -172,27 +121,20 @@ class LoglikContourPanel(Panel):
         except InputError as exc:
             raise InputError(f"panel 'loglik_contour': option 'optimizers': {exc}") from None
         if self.optimizers and self.hold == "current":
-            raise bad("hold", "final or truth when optimizers are drawn", self.hold)
+            raise option_error(name, "hold", "final or truth when optimizers are drawn", self.hold)
         if self.params is not None and isinstance(self.params[0], tuple) and self.components is not None:
-            raise bad("components", "left out when params name [component, name] pairs", self.components)
+            raise option_error(name, "components", "left out when params name [component, name] pairs",
+                               self.components)
         if self.components is not None:
             if not isinstance(self.components, (list, tuple)) or not self.components or not all(
                 isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in self.components
             ):
-                raise bad("components", "a non-empty list of component indices", self.components)
+                raise option_error(name, "components", "a non-empty list of component indices", self.components)
             self.components = tuple(self.components)
-        if self.hold not in _HOLDS:
-            raise bad("hold", f"one of {', '.join(_HOLDS)}", self.hold)
-        for option, low in (("grid", 2), ("levels", 1), ("optimizer_max_iter", 1)):
-            value = getattr(self, option)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise bad(option, f"an integer >= {low}", value)
-        if isinstance(self.clip, bool) or not isinstance(self.clip, (int, float)) or not 0 <= self.clip < 1:
-            raise bad("clip", "a fraction in [0, 1)", self.clip)
-        if self.cmap not in colormaps:
-            raise bad("cmap", "a matplotlib colour map name", self.cmap)
-        if not (isinstance(self.legend, bool) or self.legend in _LEGEND_LOCS):
-            raise bad("legend", f"true, false or one of {', '.join(_LEGEND_LOCS)}", self.legend)
+        check_landscape_options(self, name, 2, _LEGEND_LOCS)
+        value = self.optimizer_max_iter
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise option_error(name, "optimizer_max_iter", "an integer >= 1", value)
 
     # ------------------------------------------------------------------ resolving options against a trace
     def check(self, trace_or_dims) -> None:
@@ -217,13 +159,7 @@ class LoglikContourPanel(Panel):
         if bad:
             raise InputError(f"panel 'loglik_contour': option 'components': {bad} not among the "
                              f"components 0..{trace.n_components - 1}")
-        if self.hold == "truth":
-            if trace.truth is None:
-                raise InputError("panel 'loglik_contour': option 'hold' is 'truth' but the trace has no "
-                                 "true mixture; use 'final' or 'current'")
-            if trace.truth.n_components != trace.n_components:
-                raise InputError(f"panel 'loglik_contour': option 'hold' is 'truth' but the truth has "
-                                 f"{trace.truth.n_components} components and the fit {trace.n_components}")
+        check_hold_truth("loglik_contour", self.hold, trace)
 
     def param_names(self, n_features: int) -> tuple[str, str]:
         """The two parameter names, the default filled in for data of dimension ``n_features``."""
@@ -231,101 +167,105 @@ class LoglikContourPanel(Panel):
             return self.params
         return ("mean", "std") if n_features == 1 else ("mean0", "mean1")
 
-    def held_mixture(self, t: int):
-        """The mixture whose other parameters the landscape holds fixed when iteration ``t`` is shown."""
-        if self.hold == "truth":
-            return matched_truth(self._trace)
-        return self._trace.mixture(t if self.hold == "current" else -1)
+    def _pairs(self) -> bool:
+        return self.params is not None and not isinstance(self.params[0], str)
+
+    def _view_axes(self, trace) -> list[tuple]:
+        """(axes, component) of each subplot; the component is None for a path through two components."""
+        if self._pairs():
+            return [(tuple((k, name) for k, name in self.params), None)]
+        names = self.param_names(trace.n_features)
+        return [(((k, names[0]), (k, names[1])), k) for k in self.components or range(trace.n_components)]
+
+    def _runs(self, trace) -> dict:
+        return self.runs if self.runs and len(self.runs) > 1 else {None: trace}
+
+    # ------------------------------------------------------------------ the numbers, once per render
+    def prepare(self, trace) -> None:
+        """Compute the landscapes (and the optimiser paths) that :meth:`setup` draws for ``trace``.
+
+        The scene spec calls this once, in the parent process: for one trace, for every run, and on
+        the overlay panel (with :attr:`runs` set; its landscape is the best run's). The results travel
+        with the panel to the scene's copies of it, frame workers and still-grid cells included.
+        """
+        best = _best(self._runs(trace))
+        if self._prepared.get(best) is None:
+            self._prepared.put(best, self._landscapes(best))
+
+    def _landscapes(self, trace) -> list[Landscape]:
+        truth = paired_truth(trace)
+        start_t = 0 if self.hold == "current" else -1
+        out = []
+        for axes, _ in self._view_axes(trace):
+            land = Landscape.of(trace, axes, truth, self.grid)
+            land.add_grid(trace, self.hold, start_t)
+            if self.optimizers:
+                land.extra["optimizers"] = self._optimizer_paths(trace, land)
+            out.append(land)
+        return out
+
+    def _optimizer_paths(self, trace, land: Landscape) -> list:
+        from emviz.optimizers import optimizer_paths
+
+        start = (float(land.path[0][0]), float(land.path[1][0]))
+        box = [(v[0], v[-1]) for v in land.values]
+        return optimizer_paths(trace.X, held_mixture(trace, self.hold, -1), list(land.axes), start, self.optimizers,
+                               n_samples=trace.n_samples, max_iter=self.optimizer_max_iter, box=box)
 
     # ------------------------------------------------------------------ drawing
     def setup(self, ax, trace, colors) -> list:
-        runs = self.runs if self.runs and len(self.runs) > 1 else {None: trace}
+        runs = self._runs(trace)
         for run in runs.values():
             self.check(run)
         # The best fit's landscape: the one the other runs are compared against.
-        trace = max(runs.values(), key=lambda run: run.log_likelihood[-1])
+        trace = _best(runs)
         self._trace = trace
         self._n_iter = max(run.n_iter for run in runs.values())
-        truth = matched_truth(trace)
-        if truth is not None and truth.n_components != trace.n_components:
-            truth = None  # unpaired components: no true point to mark
-        if self._pairs():
-            views_axes = [tuple((k, name) for k, name in self.params)]
-            path_colors = [None]  # a path through two components' parameters: the neutral path colour
-        else:
-            names = self.param_names(trace.n_features)
-            comps = self.components or tuple(range(trace.n_components))
-            views_axes = [((k, names[0]), (k, names[1])) for k in comps]
-            path_colors = [colors[k] for k in comps]
-        self._subs = split_axes(ax, len(views_axes))
-        self._views = [self._setup_view(sub, axes, color, truth)
-                       for sub, axes, color in zip(self._subs, views_axes, path_colors)]
+        lands = self._prepared.get(trace) or self._landscapes(trace)
+        # A path through two components' parameters: the neutral path colour.
+        path_colors = [None if k is None else colors[k] for _, k in self._view_axes(trace)]
+        self._subs = split_axes(ax, [1] * len(lands))
+        self._views = [self._setup_view(sub, land, color) for sub, land, color in zip(self._subs, lands, path_colors)]
         if len(runs) > 1:
             for view in self._views:
                 self._draw_run_paths(view, runs)
         if self.legend:
-            self._add_legend(self._views[0], truth is not None)
+            self._add_legend(self._views[0], lands[0].true_point is not None)
         return self.update(0)
 
-    def _pairs(self) -> bool:
-        return self.params is not None and not isinstance(self.params[0], str)
-
-    def _setup_view(self, sub, axes, color, truth) -> "_View":
-        from emviz.surface import param_values, parse_param
-
-        tr = self._trace
-        params = [parse_param(name, tr.n_features, tr.n_components) for _, name in axes]
-        path = [param_values(tr.weights, tr.means, tr.covariances, k, p) for (k, _), p in zip(axes, params)]
-        true_point = None
-        if truth is not None:
-            true_point = [float(param_values(truth.weights, truth.means, truth.covariances, k, p))
-                          for (k, _), p in zip(axes, params)]
-        axes_values = [self._axis_values(p, path[i], None if true_point is None else true_point[i])
-                       for i, p in enumerate(params)]
-        view = _View(sub=sub, axes=axes, values=axes_values, path=path, true_point=true_point)
+    def _setup_view(self, sub, land: Landscape, color) -> "_View":
+        view = _View(sub=sub, land=land)
         start_t = 0 if self.hold == "current" else -1
-        view.contour = self._draw_contour(view, self._landscape(view, start_t))
+        view.contour = self._draw_contour(view, land.grids[start_t])
         view.landscape_t = start_t
         view.colorbar = _label_colorbar(sub.figure.colorbar(view.contour, ax=sub, fraction=0.06, pad=0.03))
         self._draw_markers(view, color)
         if self.optimizers:
             self._draw_optimizers(view)
-        sub.set_xlim(axes_values[0][0], axes_values[0][-1])
-        sub.set_ylim(axes_values[1][0], axes_values[1][-1])
-        pair = axes[0][0] != axes[1][0]
-        labels = [_param_label(p, tr.n_features) + (f" ({component_label(k)})" if pair else "")
-                  for (k, _), p in zip(axes, params)]
-        sub.set_xlabel(labels[0])
-        sub.set_ylabel(labels[1])
+        sub.set_xlim(land.values[0][0], land.values[0][-1])
+        sub.set_ylim(land.values[1][0], land.values[1][-1])
+        pair = land.axes[0][0] != land.axes[1][0]
+        d = self._trace.n_features
+        sub.set_xlabel(param_label(land.params[0], d, land.axes[0][0] if pair else None))
+        sub.set_ylabel(param_label(land.params[1], d, land.axes[1][0] if pair else None))
         if not pair:
-            sub.set_title(component_label(axes[0][0]).capitalize())
+            sub.set_title(component_label(land.axes[0][0]).capitalize())
         return view
 
     def _draw_run_paths(self, view: "_View", runs: dict) -> None:
         """Every run's path on ``view``'s landscape (the best run's path is the view's own)."""
-        from emviz.surface import param_values, parse_param
-
         view.base_run = next(name for name, run in runs.items() if run is self._trace)
-        params = [parse_param(name, self._trace.n_features, self._trace.n_components) for _, name in view.axes]
         outline = [patheffects.withStroke(linewidth=3.5, foreground="black")]
         view.path_line.set_label(view.base_run)
         for i, (name, run) in enumerate((n, r) for n, r in runs.items() if r is not self._trace):
             color, style, marker = _RUN_STYLES[i % len(_RUN_STYLES)]
-            path = [param_values(run.weights, run.means, run.covariances, k, p) for (k, _), p in zip(view.axes, params)]
             line = view.sub.plot([], [], color=color, ls=style, lw=1.8, zorder=4, path_effects=outline,
                                  animated=True, label=name)[0]
             current = view.sub.plot([], [], ls="", marker=marker, ms=8, mfc=color, mec="black", zorder=5,
                                     animated=True)[0]
-            view.run_paths.append((path, run.n_iter, line, current))
+            view.run_paths.append((view.land.path_of(run), run.n_iter, line, current))
 
     def _draw_optimizers(self, view: "_View") -> None:
-        from emviz.optimizers import optimizer_paths
-
-        start = (float(view.path[0][0]), float(view.path[1][0]))
-        box = [(v[0], v[-1]) for v in view.values]
-        view.optimizers = optimizer_paths(self._trace.X, self.held_mixture(-1), list(view.axes), start,
-                                          self.optimizers, n_samples=self._trace.n_samples,
-                                          max_iter=self.optimizer_max_iter, box=box)
         outline = [patheffects.withStroke(linewidth=3.5, foreground="black")]
         view.optimizer_lines = []
         for i, opt in enumerate(view.optimizers):
@@ -338,55 +278,22 @@ class LoglikContourPanel(Panel):
                                     animated=True)[0]
             view.optimizer_lines.append((opt, line, end))
 
-    def _axis_values(self, param, path: np.ndarray, true_value: float | None) -> np.ndarray:
-        """Grid values of one axis: a range from the data that always encloses the path and the truth."""
-        points = path if true_value is None else np.append(path, true_value)
-        return param_axis_values(self._trace, param, points, self.grid)
-
-    def _landscape(self, view: "_View", t: int) -> np.ndarray:
-        """Log-likelihood grid over ``view``'s two parameters, the others held for iteration ``t``, shape (B, A)."""
-        from emviz.surface import loglik_surface, trace_device
-
-        tr = self._trace
-        return loglik_surface(tr.X, self.held_mixture(t), list(view.axes), view.values[0], view.values[1],
-                              n_samples=tr.n_samples, device=trace_device(tr))
-
     def _draw_contour(self, view: "_View", Z: np.ndarray):
-        levels = contour_levels(Z, self.levels, self.clip)
-        cmap = colormaps[self.cmap]
-        # BoundaryNorm gives every band its own evenly spaced colour although the levels are not
-        # evenly spaced; "min" reserves the colour map's low end for the clipped far field.
-        norm = BoundaryNorm(levels, cmap.N, extend="min")
+        levels, cmap, norm = band_norm(Z, self.levels, self.clip, self.cmap)
         view.Z = Z
         return view.sub.contourf(view.values[0], view.values[1], np.ma.masked_invalid(Z), levels=levels,
                                  cmap=cmap, norm=norm, extend="min", zorder=1,
                                  animated=self.hold == "current")
 
     def _draw_markers(self, view: "_View", color) -> None:
-        sub = view.sub
-        outline = [patheffects.withStroke(linewidth=4, foreground="white" if color is not None else "black")]
-        color = "white" if color is None else color
-        view.path_line = sub.plot([], [], color=color, lw=2, zorder=4, path_effects=outline, animated=True)[0]
-        sub.plot([view.path[0][0]], [view.path[1][0]], ls="", marker="*", ms=15, mfc="white", mec="black",
-                 mew=1.2, zorder=4, gid="start")
-        if view.true_point is not None:
-            # Above the current point: once EM has converged onto the truth, a dot inside its circle.
-            sub.plot([view.true_point[0]], [view.true_point[1]], ls="", marker="o", ms=6, mfc="black",
-                     mec="white", mew=1.2, zorder=6, gid="truth")
-        view.current = sub.plot([], [], ls="", marker="o", ms=10, mfc=color, mec="white", mew=1.5, zorder=5,
-                                animated=True)[0]
+        # A path of no component's (two components' parameters): white, outlined in black.
+        halo = "white" if color is not None else "black"
+        art = draw_em_path(view.sub, "white" if color is None else color, _PATH_ZORDERS, halo=halo,
+                           start=(view.path[0][0], view.path[1][0]), truth=view.true_point, animated=True)
+        view.path_line, view.current = art["path"], art["current"]
 
     def _add_legend(self, view: "_View", with_truth: bool) -> None:
-        outline = [patheffects.withStroke(linewidth=4, foreground="white")]
-        gray = "0.45"
-        handles = [
-            Line2D([], [], color=gray, lw=2, path_effects=outline, label="EM path"),
-            Line2D([], [], ls="", marker="*", ms=12, mfc="white", mec="black", label="start"),
-            Line2D([], [], ls="", marker="o", ms=9, mfc=gray, mec="white", label="current"),
-        ]
-        if with_truth:
-            handles.append(Line2D([], [], ls="", marker="o", ms=7, mfc="black", mec="white", label="truth"))
-        handles += [line for _, line, _ in view.optimizer_lines]
+        handles = legend_handles("0.45", with_truth) + [line for _, line, _ in view.optimizer_lines]
         if view.run_paths:
             handles = [view.path_line] + [line for _, _, line, _ in view.run_paths] + handles[1:]
         loc = self.legend if isinstance(self.legend, str) else _free_corner(view)
@@ -404,7 +311,7 @@ class LoglikContourPanel(Panel):
                 changed += [line, current]
             if self.hold == "current" and view.landscape_t != t:
                 view.contour.remove()
-                view.contour = self._draw_contour(view, self._landscape(view, t))
+                view.contour = self._draw_contour(view, view.land.grid(self._trace, self.hold, t))
                 # A colour bar takes its boundaries from the contour set it was made for (update_normal
                 # keeps the old ones), so a new landscape gets a new bar in the same place.
                 cax = view.colorbar.ax
@@ -429,23 +336,39 @@ class LoglikContourPanel(Panel):
 
 @dataclass(eq=False)
 class _View:
-    """One component's subplot: its grid, its path and the artists that change."""
+    """One subplot: its landscape (the numbers) and the artists that change."""
 
     sub: object
-    axes: tuple  # ((component, name), (component, name))
-    values: list
-    path: list
-    true_point: list | None
-    Z: np.ndarray = None
+    land: Landscape
+    Z: np.ndarray = None  # the grid drawn now
     landscape_t: int = -1
     contour: object = None
     colorbar: object = None
     path_line: object = None
     current: object = None
-    optimizers: list = field(default_factory=list)
     optimizer_lines: list = field(default_factory=list)
     run_paths: list = field(default_factory=list)  # other runs: (path, n_iter, line, current marker)
     base_run: object = None
+
+    @property
+    def axes(self) -> tuple:  # ((component, name), (component, name))
+        return self.land.axes
+
+    @property
+    def values(self) -> list:
+        return self.land.values
+
+    @property
+    def path(self) -> list:
+        return self.land.path
+
+    @property
+    def true_point(self) -> list | None:
+        return self.land.true_point
+
+    @property
+    def optimizers(self) -> list:
+        return self.land.extra.get("optimizers", [])
 
 
 #: (colour, line style, marker) of the other runs' paths when runs are overlaid.
@@ -453,6 +376,11 @@ _RUN_STYLES = (("#f0e442", "--", "s"), ("#ffffff", ":", "^"), ("#cc79a7", "-.", 
 
 #: (colour, line style, marker) of the optimiser paths: neutral, unlike the component colours.
 _OPTIMIZER_STYLES = (("white", "--", "o"), ("#f0e442", ":", "s"), ("#bbbbbb", "-.", "^"), ("#ffffff", "-", "D"))
+
+
+def _best(runs: dict):
+    """The run with the highest final log-likelihood (the first of equals)."""
+    return max(runs.values(), key=lambda run: run.log_likelihood[-1])
 
 
 def _normalise_params(params):
@@ -470,13 +398,6 @@ def _normalise_params(params):
     return tuple(pairs) if pairs[0] != pairs[1] else None
 
 
-def _param_label(param, n_features: int) -> str:
-    if param.kind == "weight":
-        return "weight"
-    name = "mean" if param.kind == "mean" else "standard deviation"
-    return name if n_features == 1 else f"{name} of {feature_label(param.feature, n_features)}"
-
-
 def _label_colorbar(colorbar):
     """Label ``colorbar``, its ticks with as few decimals as keep them apart; return it.
 
@@ -492,19 +413,10 @@ def _label_colorbar(colorbar):
 
 
 def _free_corner(view: _View) -> str:
-    """The corner of ``view``'s Axes with the fewest path and marker points near it."""
+    """The corner of ``view``'s Axes with the fewest path and marker points under the legend."""
     (a0, a1), (b0, b1) = (view.values[0][[0, -1]], view.values[1][[0, -1]])
     xs, ys = list(view.path[0]), list(view.path[1])
     if view.true_point is not None:
         xs.append(view.true_point[0])
         ys.append(view.true_point[1])
-    fx = (np.asarray(xs) - a0) / (a1 - a0)
-    fy = (np.asarray(ys) - b0) / (b1 - b0)
-    # A legend of four entries covers about 40 % of the width and 35 % of the height of a subplot.
-    counts = {
-        "upper right": np.sum((fx > 0.6) & (fy > 0.65)),
-        "upper left": np.sum((fx < 0.4) & (fy > 0.65)),
-        "lower right": np.sum((fx > 0.6) & (fy < 0.35)),
-        "lower left": np.sum((fx < 0.4) & (fy < 0.35)),
-    }
-    return min(counts, key=lambda loc: counts[loc])  # ties go to the first, upper right
+    return free_corner((np.asarray(xs) - a0) / (a1 - a0), (np.asarray(ys) - b0) / (b1 - b0), _LEGEND_SIZE)

@@ -12,6 +12,8 @@ not the recorded log-likelihood, which is that of all the parameters at t; the t
 iteration with ``hold: current`` and at the last one with ``hold: final``.)
 
 The camera may turn with the iterations, and 3D axes cannot be blitted: the panel is redrawn per frame.
+The grid and the path's heights are computed in :meth:`LoglikSurfacePanel.prepare`, once per render in
+the parent process; frame workers and the cells of a still grid only draw them.
 """
 
 from __future__ import annotations
@@ -20,21 +22,18 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
-from matplotlib import colormaps, patheffects
-from matplotlib.colors import BoundaryNorm
-from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from emviz.errors import InputError
 from emviz.render.panel import Panel, register_panel
-from emviz.render.panels._common import (
-    add_legend, component_label, feature_label, foreground, matched_truth, param_axis_values,
+from emviz.render.panels._common import add_legend, foreground
+from emviz.render.panels._landscape import (
+    Landscape, Prepared, is_int, is_number, band_norm, check_hold_truth, check_landscape_options,
+    contour_levels, draw_em_path, legend_handles, option_error, paired_truth, param_label,
 )
-from emviz.render.panels.loglik_contour import contour_levels
 
 __all__ = ["LoglikSurfacePanel"]
 
-_HOLDS = ("final", "truth", "current")
 _LEGEND_LOCS = ("upper right", "upper left", "lower left", "lower right", "outside")
 #: Draw order, bottom to top. The axes' depth sort is off (see setup): sorting whole artists by their
 #: mean depth would hide the path under the surface at some camera angles and not at others.
@@ -102,48 +101,42 @@ class LoglikSurfacePanel(Panel):
 
     _trace: object = field(init=False, default=None, repr=False)
     _axes: list = field(init=False, default=None, repr=False)
+    _land: Landscape = field(init=False, default=None, repr=False)
     _view: dict = field(init=False, default=None, repr=False)
     _art: dict = field(init=False, default=None, repr=False)
+    _prepared: Prepared = field(init=False, default_factory=Prepared, repr=False)
+
+    #: ``prepare`` may be called once per run (see :meth:`prepare`).
+    prepares_runs: ClassVar[bool] = True
 
     def __post_init__(self):
         self._check_options()
 
     def _check_options(self) -> None:
-        def bad(option, must, value):
-            return InputError(f"panel 'loglik_surface': option {option!r} must be {must}, got {value!r}")
-
+        name = "loglik_surface"
         if self.params is not None:
             pairs = self.params if isinstance(self.params, (list, tuple)) else ()
             if len(pairs) != 2 or not all(
-                isinstance(p, (list, tuple)) and len(p) == 2 and _is_int(p[0]) and p[0] >= 0
+                isinstance(p, (list, tuple)) and len(p) == 2 and is_int(p[0]) and p[0] >= 0
                 and isinstance(p[1], str) for p in pairs
             ):
-                raise bad("params", "two [component, name] pairs such as [[0, mean], [1, mean]]", self.params)
-            self.params = tuple((int(k), name) for k, name in pairs)
+                raise option_error(name, "params", "two [component, name] pairs such as [[0, mean], [1, mean]]",
+                                   self.params)
+            self.params = tuple((int(k), param) for k, param in pairs)
             if self.params[0] == self.params[1]:
-                raise bad("params", "two different parameters", self.params)
-        if self.hold not in _HOLDS:
-            raise bad("hold", f"one of {', '.join(_HOLDS)}", self.hold)
-        for option, low in (("grid", 3), ("levels", 1)):
-            if not _is_int(getattr(self, option)) or getattr(self, option) < low:
-                raise bad(option, f"an integer >= {low}", getattr(self, option))
-        if not _is_number(self.clip) or not 0 <= self.clip < 1:
-            raise bad("clip", "a fraction in [0, 1)", self.clip)
-        if self.cmap not in colormaps:
-            raise bad("cmap", "a matplotlib colour map name", self.cmap)
+                raise option_error(name, "params", "two different parameters", self.params)
+        check_landscape_options(self, name, 3, _LEGEND_LOCS)
         for option in ("elev", "azim", "rotate_degrees"):
-            if not _is_number(getattr(self, option)):
-                raise bad(option, "a number (degrees)", getattr(self, option))
+            if not is_number(getattr(self, option)):
+                raise option_error(name, option, "a number (degrees)", getattr(self, option))
         if self.ranges is not None:
             ranges = self.ranges if isinstance(self.ranges, (list, tuple)) else ()
             if len(ranges) != 2 or not all(
-                isinstance(r, (list, tuple)) and len(r) == 2 and all(_is_number(v) for v in r) and r[0] < r[1]
+                isinstance(r, (list, tuple)) and len(r) == 2 and all(is_number(v) for v in r) and r[0] < r[1]
                 for r in ranges
             ):
-                raise bad("ranges", "two [low, high] pairs with low < high", self.ranges)
+                raise option_error(name, "ranges", "two [low, high] pairs with low < high", self.ranges)
             self.ranges = tuple((float(lo), float(hi)) for lo, hi in ranges)
-        if not (isinstance(self.legend, bool) or self.legend in _LEGEND_LOCS):
-            raise bad("legend", f"true, false or one of {', '.join(_LEGEND_LOCS)}", self.legend)
 
     # ------------------------------------------------------------------ resolving options against a trace
     def axes_spec(self, n_features: int, n_components: int) -> tuple:
@@ -174,88 +167,83 @@ class LoglikSurfacePanel(Panel):
                 parse_param(name, d, k)
             except InputError as exc:
                 raise InputError(f"panel 'loglik_surface': option 'params': {exc}") from None
-        if not isinstance(trace_or_dims, int) and self.hold == "truth":
-            truth = trace_or_dims.truth
-            if truth is None or truth.n_components != k:
-                why = "has no true mixture" if truth is None else f"has a truth of {truth.n_components} components"
-                raise InputError(f"panel 'loglik_surface': option 'hold' is 'truth' but the trace {why}; "
-                                 "use 'final' or 'current'")
+        if not isinstance(trace_or_dims, int):
+            check_hold_truth("loglik_surface", self.hold, trace_or_dims)
 
-    def held_mixture(self, t: int):
-        """The mixture whose other parameters the surface holds fixed when iteration ``t`` is shown."""
-        if self.hold == "truth":
-            return matched_truth(self._trace)
-        return self._trace.mixture(t if self.hold == "current" else -1)
+    # ------------------------------------------------------------------ the numbers, once per render
+    def prepare(self, trace) -> None:
+        """Compute the grid(s) and the heights that :meth:`setup` and :meth:`update` draw for ``trace``.
 
-    # ------------------------------------------------------------------ the numbers
+        The scene spec calls this once, in the parent process (once per run when runs are shown side
+        by side); the results travel with the panel to the scene's copies of it, frame workers and
+        still-grid cells included. With ``hold: current`` the grids of the frames between the first
+        and the last still depend on the frame, and are computed where it is drawn.
+        """
+        if self._prepared.get(trace) is None:
+            self._prepared.put(trace, self._landscape_of(trace))
+
+    def _landscape_of(self, trace) -> Landscape:
+        land = Landscape.of(trace, self.axes_spec(trace.n_features, trace.n_components), paired_truth(trace),
+                            self.grid, self.ranges)
+        if self.hold == "current":
+            land.add_grid(trace, self.hold, 0)
+            land.add_grid(trace, self.hold, trace.n_iter)  # for the z range (see _z_limits)
+            return land
+        land.add_grid(trace, self.hold, -1)
+        land.extra["path_z"] = land.heights(trace, self.hold, land.path[0], land.path[1], -1)
+        if land.true_point is not None:
+            land.extra["truth_z"] = float(land.heights(trace, self.hold, *([v] for v in land.true_point), -1)[0])
+        return land
+
     def landscape(self, t: int) -> np.ndarray:
         """Log-likelihood on the grid with the others held for iteration ``t``, array of shape (B, A)."""
-        from emviz.surface import loglik_surface, trace_device
-
-        tr, v = self._trace, self._view
-        return loglik_surface(tr.X, self.held_mixture(t), self._axes, v["values"][0], v["values"][1],
-                              n_samples=tr.n_samples, device=trace_device(tr))
+        key = -1 if self.hold != "current" else t
+        if key in self._land.grids:
+            return self._land.grids[key]
+        return self._land.grid(self._trace, self.hold, t)
 
     def heights(self, a, b, t: int) -> np.ndarray:
         """Log-likelihood at the points (a_i, b_i) with the others held for iteration ``t``, shape (P,).
 
         Evaluated in one batch by the code that computes the grid, so the points lie on the surface.
         """
-        from emviz.surface import loglik_points, trace_device
-
-        tr, held = self._trace, self.held_mixture(t)
-        return loglik_points(tr.X, held, self._axes, np.atleast_1d(a), np.atleast_1d(b), n_samples=tr.n_samples,
-                             device=trace_device(tr))
+        return self._land.heights(self._trace, self.hold, a, b, t)
 
     def path_heights(self, t: int) -> np.ndarray:
         """Heights of the path points 0..t on the surface shown at iteration ``t`` (not clipped), shape (t+1,)."""
         v = self._view
         if self.hold != "current":
-            return v["path_z"][: t + 1]
+            return self._land.extra["path_z"][: t + 1]
         if v["path_z_t"] != t:  # the held parameters change per frame: so do the heights
             v["path_z"] = self.heights(v["path"][0][: t + 1], v["path"][1][: t + 1], t)
             v["path_z_t"] = t
         return v["path_z"]
 
-    def _axis_values(self, i: int, param, points: np.ndarray) -> np.ndarray:
-        """Grid values of axis ``i``: the ``ranges`` option, or a range that encloses the path and the truth."""
-        if self.ranges is not None:
-            return np.linspace(*self.ranges[i], self.grid)
-        return param_axis_values(self._trace, param, points, self.grid)
+    def _truth_height(self, t: int) -> float:
+        if self.hold != "current":
+            return self._land.extra["truth_z"]
+        tp = self._view["true_point"]
+        return float(self.heights([tp[0]], [tp[1]], t)[0])
 
     # ------------------------------------------------------------------ drawing
     def setup(self, ax, trace, colors) -> list:
-        from emviz.surface import param_values, parse_param
-
         self.check(trace)
         self._trace = trace
-        d, k = trace.n_features, trace.n_components
-        self._axes = [tuple(a) for a in self.axes_spec(d, k)]
-        params = [parse_param(name, d, k) for _, name in self._axes]
-        path = [param_values(trace.weights, trace.means, trace.covariances, c, p)
-                for (c, _), p in zip(self._axes, params)]
-        truth = matched_truth(trace)
-        true_point = None
-        if truth is not None and truth.n_components == k:
-            true_point = [float(param_values(truth.weights, truth.means, truth.covariances, c, p))
-                          for (c, _), p in zip(self._axes, params)]
-        values = [self._axis_values(i, p, path[i] if true_point is None else np.append(path[i], true_point[i]))
-                  for i, p in enumerate(params)]
-        self._view = {"values": values, "path": path, "true_point": true_point, "path_z": None,
+        land = self._land = self._prepared.get(trace) or self._landscape_of(trace)
+        self._axes = [tuple(a) for a in land.axes]
+        self._view = {"values": land.values, "path": land.path, "true_point": land.true_point, "path_z": None,
                       "path_z_t": None, "land_t": None}
         first_t = 0 if self.hold == "current" else -1
         Z = self.landscape(first_t)
-        if self.hold != "current":
-            self._view["path_z"] = self.heights(path[0], path[1], -1)
         self._view["zlim"] = self._z_limits(Z)
         # Fixed draw order (see _Z_*): the path and markers always show over the surface.
         ax.computed_zorder = False
         self._art = {"ax": ax}
         self._draw_landscape(Z, first_t)
         self._setup_path(ax, colors)
-        self._style_axes(ax, params, d)
+        self._style_axes(ax, land.params, trace.n_features)
         if self.legend:
-            self._add_legend(ax, true_point is not None)
+            self._add_legend(ax, land.true_point is not None)
         return self.update(0)
 
     def _z_limits(self, Z: np.ndarray) -> tuple[float, float]:
@@ -277,11 +265,8 @@ class LoglikSurfacePanel(Panel):
         for name in ("surface", "floor"):
             if self._art.get(name) is not None:
                 self._art[name].remove()
-        levels = contour_levels(Z, self.levels, self.clip)
-        cmap = colormaps[self.cmap]
-        # As in loglik_contour: one evenly spaced colour per band although the levels are not evenly
-        # spaced, the colour map's low end kept for the clipped far field.
-        norm = BoundaryNorm(levels, cmap.N, extend="min")
+        # As in loglik_contour: one colour per band, the colour map's low end kept for the far field.
+        levels, cmap, norm = band_norm(Z, self.levels, self.clip, self.cmap)
         A, B = np.meshgrid(*v["values"])
         # The plateau: the lowest `clip` fraction of the grid would otherwise stretch the z axis over
         # thousands of nats and squash the peaks flat, exactly as linear contour levels would.
@@ -296,18 +281,10 @@ class LoglikSurfacePanel(Panel):
         (ka, _), (kb, _) = self._axes
         # One component's parameters: its colour; two components': the path belongs to neither.
         color = colors[ka] if ka == kb else foreground()
-        outline = [patheffects.withStroke(linewidth=4, foreground="white")]
         art = self._art
         art["shadow"] = ax.plot([], [], [], color=foreground(), lw=1.2, alpha=0.6, zorder=_Z_SHADOW)[0]
-        art["path"] = ax.plot([], [], [], color=color, lw=2, path_effects=outline, zorder=_Z_PATH)[0]
-        art["start"] = ax.plot([], [], [], ls="", marker="*", ms=15, mfc="white", mec="black", mew=1.2,
-                               zorder=_Z_MARKERS)[0]
-        art["truth"] = None
-        if self._view["true_point"] is not None:
-            art["truth"] = ax.plot([], [], [], ls="", marker="o", ms=6, mfc="black", mec="white", mew=1.2,
-                                   zorder=_Z_MARKERS + 0.2)[0]
-        art["current"] = ax.plot([], [], [], ls="", marker="o", ms=10, mfc=color, mec="white", mew=1.5,
-                                 zorder=_Z_MARKERS + 0.1)[0]
+        art.update(draw_em_path(ax, color, (_Z_PATH, _Z_MARKERS, _Z_MARKERS + 0.2, _Z_MARKERS + 0.1),
+                                with_truth=self._view["true_point"] is not None, three_d=True))
         art["color"] = color
 
     def _style_axes(self, ax, params, d: int) -> None:
@@ -320,21 +297,13 @@ class LoglikSurfacePanel(Panel):
             axis.set_pane_color((0.0, 0.0, 0.0, 0.0))
             axis.set_major_locator(MaxNLocator(_N_TICKS))
         ax.zaxis.set_major_formatter(_plain_formatter(v["zlim"][1] - v["zlim"][0]))
-        ax.set_xlabel(_param_label(self._axes[0][0], params[0], d))
-        ax.set_ylabel(_param_label(self._axes[1][0], params[1], d))
+        ax.set_xlabel(param_label(params[0], d, self._axes[0][0]))
+        ax.set_ylabel(param_label(params[1], d, self._axes[1][0]))
         ax.set_zlabel("log-likelihood")
         ax.set_box_aspect(None, zoom=_ZOOM)
 
     def _add_legend(self, ax, with_truth: bool) -> None:
-        outline = [patheffects.withStroke(linewidth=4, foreground="white")]
-        color = self._art["color"]
-        handles = [
-            Line2D([], [], color=color, lw=2, path_effects=outline, label="EM path"),
-            Line2D([], [], ls="", marker="*", ms=12, mfc="white", mec="black", label="start"),
-            Line2D([], [], ls="", marker="o", ms=9, mfc=color, mec="white", label="current"),
-        ]
-        if with_truth:
-            handles.append(Line2D([], [], ls="", marker="o", ms=7, mfc="black", mec="white", label="truth"))
+        handles = legend_handles(self._art["color"], with_truth)
         where = "upper left" if self.legend is True else self.legend
         add_legend(ax, handles, [h.get_label() for h in handles], where, fontsize="small", framealpha=0.85)
 
@@ -358,8 +327,7 @@ class LoglikSurfacePanel(Panel):
         changed = [art["path"], art["shadow"], art["start"], art["current"]]
         if art["truth"] is not None:
             if v.get("truth_t") != v["land_t"]:
-                tp = v["true_point"]
-                v["truth_z"] = max(float(self.heights([tp[0]], [tp[1]], t)[0]), v["plateau"])
+                v["truth_z"] = max(self._truth_height(t), v["plateau"])
                 v["truth_t"] = v["land_t"]
             art["truth"].set_data_3d([v["true_point"][0]], [v["true_point"][1]], [v["truth_z"]])
             changed.append(art["truth"])
@@ -367,25 +335,6 @@ class LoglikSurfacePanel(Panel):
         if self.hold == "current":
             changed += [art["surface"], art["floor"]]
         return changed
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
-        and bool(np.isfinite(value))
-
-
-def _param_label(component: int, param, n_features: int) -> str:
-    if param.kind == "weight":
-        what = "weight"
-    else:
-        what = "mean" if param.kind == "mean" else "standard deviation"
-        if n_features > 1:
-            what = f"{what} of {feature_label(param.feature, n_features)}"
-    return f"{what} ({component_label(component)})"
 
 
 def _plain_formatter(span: float) -> FuncFormatter:
