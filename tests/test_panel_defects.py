@@ -5,6 +5,8 @@ Each is checked as a user meets it: a real fit (or a saved trace) rendered by th
 artists and the decoded frames.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 from matplotlib.colors import to_rgb
@@ -12,7 +14,7 @@ from matplotlib.colors import to_rgb
 import emviz.render.panels  # noqa: F401  (registers the panels)
 from emviz import GaussianMixture, Recorder
 from emviz.render.frames import FrameRenderer
-from emviz.render.panels.components import OUTLIER_RATIO, robust_top
+from emviz.render.panels.components import OUTLIER_RATIO, ComponentsPanel, robust_top
 from emviz.render.scene import Scene
 
 STYLE = {"dpi": 50, "size": (6.0, 3.5)}
@@ -140,3 +142,27 @@ def test_one_dimensional_panels_name_the_csv_column(tmp_path):
     trace.save(tmp_path / "t.npz")
     scene = Scene(["components", "responsibilities"], Trace.load(tmp_path / "t.npz"), STYLE)
     assert [ax.get_xlabel() for ax in scene.figure.axes] == ["height", "height"]
+
+
+# ---------------------------------------------------------------------- 10: x range of components
+def test_x_range_covers_the_components_tails_but_stays_bounded():
+    X = two_clusters_1d()
+    gm = GaussianMixture(2, init="kmeans", seed=0, max_iter=5, tol=0.0)
+    trace = Recorder(gm, progress=False).run(X)
+    scene = Scene(["components"], trace, STYLE)
+    lo, hi = panel_axes(scene.panels[0]).get_xlim()
+    means, stds = trace.means[-1, :, 0], trace.stds[-1, :, 0]
+    assert hi >= (means + 3 * stds).max() > X.max()  # the right component's tail is not cut at the data
+    assert lo <= (means - 3 * stds).min()
+    # At iteration T the right component's curve has come down to ~1 % of its peak at the edge.
+    right = np.argmax(means)
+    line = scene.panels[0]._lines[right]
+    assert line.get_ydata()[-1] < 0.02 * line.get_ydata().max()
+    # A very broad component does not stretch the axis without bound: half the data's span at most
+    # beyond the data (plus the 2 % padding of the widened range).
+    scale = np.array([1.0, 400.0])[None, :, None, None]
+    wide = dataclasses.replace(trace, covariances=trace.covariances * scale)
+    blo, bhi = ComponentsPanel()._x_range(wide)
+    span = X.max() - X.min()
+    assert bhi == pytest.approx(X.max() + 0.5 * span + 0.02 * 2 * span)
+    assert blo == pytest.approx(X.min() - 0.5 * span - 0.02 * 2 * span)

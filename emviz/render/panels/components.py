@@ -12,9 +12,9 @@ from matplotlib.patches import Patch
 from emviz.errors import InputError
 from emviz.render.panel import Panel, register_panel
 from emviz.render.panels._common import (
-    add_legend, check_legend, component_label, foreground, matched_truth, muted, padded_range, weighted_normal_pdfs,
+    add_legend, check_legend, component_label, foreground, matched_truth, muted, weighted_normal_pdfs,
 )
-from emviz.render.panels._geometry import axis_label
+from emviz.render.panels._geometry import axis_label, view_limits
 
 __all__ = ["ComponentsPanel"]
 
@@ -27,6 +27,9 @@ _FRAMES_PER_BLOCK = 256
 #: whose variances start near zero: peaks of 100s over a histogram of 0.3) would otherwise set one
 #: fixed axis that flattens every other frame; it is clipped and its peak marked instead.
 OUTLIER_RATIO = 3.0
+#: The x range reaches this many standard deviations beyond the final and true means (where a
+#: component's curve has fallen to 1 % of its peak), at most half the data's span beyond the data.
+TAIL_STDS = 3.0
 #: Room above the highest shown curve, as a fraction of it.
 HEADROOM = 0.05
 #: Draw order of the animated curves: the mixture (wider, so that it rims a component it coincides
@@ -68,7 +71,8 @@ class ComponentsPanel(Panel):
     n_points : int
         Points of the x grid the curves are evaluated on.
     xlim : pair of float, optional
-        Default: the data's range, widened to include every estimated and true mean.
+        Default: the data's range, widened to include every estimated and true mean and the tails
+        of the final and true components (3 standard deviations, at most half the data's span).
     ylim : pair of float, optional
         Default: 0 to the highest histogram bar, true curve, or frame whose curves stay below 3 times
         those (:func:`robust_top`); the rare frame above (a component started with a near-zero
@@ -132,10 +136,17 @@ class ComponentsPanel(Panel):
         if self.xlim is not None:
             return tuple(map(float, self.xlim))
         points = [trace.X[:, 0], trace.means[:, :, 0].ravel()]
+        # The tails of the final (and true) components, TAIL_STDS out: a component near the data's edge
+        # would otherwise be cut at the last data point. view_limits bounds the tails by the data's span.
+        centres, spreads = [trace.means[-1, :, 0]], [trace.stds[-1, :, 0]]
         if trace.truth is not None and self.show_truth:
             points.append(trace.truth.means[:, 0])
-        values = np.concatenate(points)
-        return padded_range(float(values.min()), float(values.max()), 0.02)
+            centres.append(trace.truth.means[:, 0])
+            spreads.append(trace.truth.stds[:, 0])
+        centres, spreads = np.concatenate(centres), TAIL_STDS * np.concatenate(spreads)
+        ((lo, hi),) = view_limits(np.concatenate(points)[:, None], (centres - spreads)[:, None],
+                                  (centres + spreads)[:, None], frac=0.02)
+        return lo, hi
 
     def grid(self, t: int) -> np.ndarray:
         """The x values the curves of iteration ``t`` are drawn at, array of shape (P,).
