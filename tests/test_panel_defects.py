@@ -166,3 +166,42 @@ def test_x_range_covers_the_components_tails_but_stays_bounded():
     span = X.max() - X.min()
     assert bhi == pytest.approx(X.max() + 0.5 * span + 0.02 * 2 * span)
     assert blo == pytest.approx(X.min() - 0.5 * span - 0.02 * 2 * span)
+
+
+# ---------------------------------------------------------------------- 10: the 3D camera and labels
+def test_turn_never_ends_side_on():
+    from emviz.render.panels.cloud3d import SIDE_ON_MARGIN, clear_turn
+
+    assert clear_turn(-60.0, 60.0) == pytest.approx(40.0)  # the issue's iris turn: stops at -20, not 0
+    assert clear_turn(-60.0, 120.0) == 120.0  # ends at 60: clear already
+    assert clear_turn(30.0, -40.0) == pytest.approx(-10.0)  # turning the other way, 10 -> 20
+    for azim in np.arange(-180.0, 180.0, 7.0):
+        for rotate in np.arange(-360.0, 361.0, 13.0):
+            end = azim + clear_turn(azim, rotate)
+            off = abs(end - 90.0 * np.round(end / 90.0))
+            assert off >= SIDE_ON_MARGIN - 1e-9 or abs(clear_turn(azim, rotate) - rotate) < 1e-12
+    assert clear_turn(0.0, 0.0) == 0.0  # a still camera stays where the user put it
+
+
+def label_gap(axis, renderer, limits) -> float:
+    """Pixels between an axis label's box and the nearest of its visible tick labels (< 0: overlap)."""
+    label = axis.label.get_window_extent(renderer)
+    boxes = [tick.label1.get_window_extent(renderer) for tick in axis.get_major_ticks()
+             if tick.label1.get_visible() and tick.label1.get_text() and limits[0] <= tick.get_loc() <= limits[1]]
+    return min(max(b.x0 - label.x1, label.x0 - b.x1, b.y0 - label.y1, label.y0 - b.y1) for b in boxes)
+
+
+def test_cloud3d_on_iris_last_frame_is_not_side_on_and_z_label_clears_its_ticks(iris_trace):
+    scene = Scene([{"cloud3d": {"rotate_degrees": 60}}], iris_trace, {"dpi": 80, "size": (6.4, 3.7)})
+    renderer = FrameRenderer(scene)
+    panel = scene.panels[0]
+    ax = panel._artists["points"].axes
+    ticks = None
+    for t in range(iris_trace.n_iter + 1):
+        renderer.frame(t)
+        assert label_gap(ax.zaxis, scene.figure.canvas.get_renderer(), ax.get_zlim()) > 2.0
+        shown = [tuple(a.get_majorticklocs()) for a in (ax.xaxis, ax.yaxis, ax.zaxis)]
+        assert ticks is None or shown == ticks  # fixed ticks: nothing flickers as the camera turns
+        ticks = shown
+    assert ax.azim == pytest.approx(-20.0)  # 20 degrees short of looking down the x axis
+    assert [ax.get_xlabel(), ax.get_ylabel(), ax.get_zlabel()] == iris_trace.meta["data"]["columns"][:3]

@@ -30,15 +30,23 @@ from emviz.render.panels._common import (
 )
 from emviz.render.panels._geometry import auto_point_size, axis_label, check_dims, check_point_size, view_limits
 
-__all__ = ["Cloud3DPanel", "sphere_mesh", "ellipsoid_segments"]
+__all__ = ["Cloud3DPanel", "sphere_mesh", "ellipsoid_segments", "clear_turn", "foreshortening"]
 
 _ASPECTS = ("equal", "auto")
 #: Draw order, bottom to top (the axes' depth sort is switched off, see setup).
 _Z_POINTS, _Z_WIRES, _Z_PATHS, _Z_MEANS = 1.0, 2.0, 3.0, 4.0
 #: Ticks per axis: more crowd the short, foreshortened 3D axes.
 _N_TICKS = 4
+#: A turn ends at least this many degrees of azimuth away from a side-on view (a multiple of 90°,
+#: where the x or y axis points at the camera and its tick labels pile onto each other).
+SIDE_ON_MARGIN = 20.0
+#: An axis drawn at this fraction of the box's longest side (at its most foreshortened over the turn)
+#: keeps all ``_N_TICKS`` tick intervals; a shorter one proportionally fewer, down to 1.
+_FULL_TICKS_AT = 0.8
+#: The z label's distance from its tick labels, in points.
+_Z_LABEL_PAD = 12.0
 #: Box aspect of ``aspect="auto"`` (matplotlib's default) and the zoom that keeps labels inside the axes.
-_AUTO_BOX, _ZOOM = (4.0, 4.0, 3.0), 0.88
+_AUTO_BOX, _ZOOM = (4.0, 4.0, 3.0), 0.8
 
 
 def sphere_mesh(n_lon: int, n_lat: int) -> list[np.ndarray]:
@@ -97,6 +105,8 @@ class Cloud3DPanel(Panel):
         Draw the path each mean took up to the shown iteration.
     rotate_degrees : float
         How far the camera turns (azimuth) from the first to the last iteration; 0 keeps it still.
+        The turn stops short of a side-on view: the last azimuth stays 20° clear of a multiple of 90°
+        (on the way, a foreshortened axis gets fewer ticks).
     azim, elev : float
         The camera's azimuth at iteration 0 and its elevation, in degrees.
     mesh : pair of int
@@ -173,9 +183,11 @@ class Cloud3DPanel(Panel):
         return ellipsoid_segments(means[t, k], covs[t, k], self.level, self._sphere)
 
     def azimuth(self, t: int) -> float:
-        """The camera's azimuth at iteration ``t``: ``azim + rotate_degrees * t / T`` (degrees)."""
+        """The camera's azimuth at iteration ``t``: ``azim + turn * t / T`` (degrees), where ``turn`` is
+        :func:`clear_turn` of ``rotate_degrees``."""
         n_iter = self._trace.n_iter
-        return float(self.azim + (self.rotate_degrees * t / n_iter if n_iter > 0 else 0.0))
+        turn = clear_turn(self.azim, self.rotate_degrees)
+        return float(self.azim + (turn * t / n_iter if n_iter > 0 else 0.0))
 
     def _limits(self, trace, means, covs, truth) -> list:
         half = self.level * np.sqrt(np.diagonal(covs, axis1=2, axis2=3)).reshape(-1, 3)
@@ -215,7 +227,7 @@ class Cloud3DPanel(Panel):
         # box leaves them room at every angle.
         box = [hi - lo for lo, hi in limits] if self.aspect == "equal" else _AUTO_BOX
         ax.set_box_aspect(box, zoom=_ZOOM)
-        self._style_axes(ax, trace)
+        self._style_axes(ax, trace, box)
         self._add_legend(ax, trace, truth is not None, size)
         return self.update(0)
 
@@ -233,15 +245,22 @@ class Cloud3DPanel(Panel):
             art["means"].append(ax.plot([], [], [], ls="", marker="o", ms=9, mfc=color, mec=fg, mew=1.4,
                                         zorder=_Z_MEANS)[0])
 
-    def _style_axes(self, ax, trace) -> None:
-        """Transparent panes (the theme's background shows through, light or dark), labels from the data."""
+    def _style_axes(self, ax, trace, box) -> None:
+        """Transparent panes (the theme's background shows through, light or dark), labels from the data,
+        and ticks that the axes hold at every angle of the turn."""
         a, b, c = self.features
-        for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+        turn = clear_turn(self.azim, self.rotate_degrees)
+        azimuths = self.azim + np.linspace(0.0, turn, 91)
+        shortest = foreshortening(np.asarray(box, dtype=np.float64), azimuths, self.elev).min(axis=0)
+        # Fixed for the whole animation (a tick count that changed with the angle would flicker).
+        bins = np.clip(np.round(_N_TICKS * shortest / _FULL_TICKS_AT), 1, _N_TICKS).astype(int)
+        for axis, n in zip((ax.xaxis, ax.yaxis, ax.zaxis), bins):
             axis.set_pane_color((0.0, 0.0, 0.0, 0.0))
-            axis.set_major_locator(MaxNLocator(_N_TICKS))
+            axis.set_major_locator(MaxNLocator(int(n)))
         ax.set_xlabel(axis_label(trace, a))
         ax.set_ylabel(axis_label(trace, b))
-        ax.set_zlabel(axis_label(trace, c))
+        # matplotlib's default pad lets the z label (beside its tick labels, not below) touch them.
+        ax.set_zlabel(axis_label(trace, c), labelpad=_Z_LABEL_PAD)
 
     def _add_legend(self, ax, trace, with_truth: bool, size: float) -> None:
         handles = [Line2D([], [], color=self._colors[k], lw=1.0, marker="o", ms=7, mec=foreground(), mew=1.0,
@@ -268,3 +287,40 @@ class Cloud3DPanel(Panel):
     def point_colors(self, t: int) -> np.ndarray:
         """RGBA of the recorded points at iteration ``t``: ``resp[t] @ colors``, the panel's alpha; (M, 4)."""
         return responsibility_rgba(self._trace.resp[t], self._colors, self.alpha)
+
+
+def clear_turn(azim: float, rotate_degrees: float) -> float:
+    """``rotate_degrees``, shortened so that the turn ends :data:`SIDE_ON_MARGIN` clear of a side-on view.
+
+    A turn that would end within the margin of a multiple of 90° stops at the margin's near edge (on the
+    side it comes from); a turn too short for that (or none) is kept as asked.
+    """
+    end = azim + rotate_degrees
+    nearest = 90.0 * np.round(end / 90.0)
+    if rotate_degrees == 0 or abs(end - nearest) >= SIDE_ON_MARGIN:
+        return float(rotate_degrees)
+    shortened = nearest - np.sign(rotate_degrees) * SIDE_ON_MARGIN - azim
+    return float(shortened) if shortened * rotate_degrees > 0 else float(rotate_degrees)
+
+
+def foreshortening(box, azimuths, elev: float) -> np.ndarray:
+    """On-screen length of each axis of a 3D box, as a fraction of the box's longest side, per view.
+
+    Parameters
+    ----------
+    box : array of shape (3,)
+        The box's side lengths (its aspect).
+    azimuths : array of shape (A,)
+        Camera azimuths in degrees.
+    elev : float
+        The camera's elevation in degrees.
+
+    Returns
+    -------
+    array of shape (A, 3)
+        ``box_i / max(box) * sqrt(1 - (e_i . v)^2)`` for the unit view direction ``v`` (an
+        orthographic camera; matplotlib's default perspective is close to it).
+    """
+    az, el = np.radians(np.asarray(azimuths, dtype=np.float64)), np.radians(elev)
+    view = np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.full_like(az, np.sin(el))], axis=1)
+    return np.asarray(box) / np.max(box) * np.sqrt(np.clip(1.0 - view**2, 0.0, None))
