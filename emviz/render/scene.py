@@ -1,8 +1,10 @@
 """A scene: one or more panels laid out in one figure, with a title line that follows the iteration.
 
-The layout is computed once (constrained layout, with the title at its widest) and then frozen, so
-nothing moves between frames. The figure is a bare :class:`matplotlib.figure.Figure` on an Agg canvas:
-no pyplot, no global state; everything is created and drawn inside the style's ``rc_context``.
+The layout is computed once and then frozen, so nothing moves between frames: a band at the top is
+reserved for the title, sized by its font and number of lines (see :mod:`emviz.render.layout`), and
+constrained layout places the panels below it. The figure is a bare :class:`matplotlib.figure.Figure`
+on an Agg canvas: no pyplot, no global state; everything is created and drawn inside the style's
+``rc_context``.
 
 :func:`grid_figure` builds the small-multiples still: the scene's panels once per chosen iteration.
 """
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import math
-import warnings
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -19,8 +20,9 @@ from matplotlib.figure import Figure
 
 from emviz.errors import InputError
 from emviz.render.panel import PANELS, Panel, make_panel
+from emviz.render.layout import fit_title_font, freeze_below_band, title_band_inches, title_texts
 from emviz.render.schedule import check_iterations
-from emviz.render.style import TITLE_HEIGHT, Style, component_colors, make_style
+from emviz.render.style import Style, component_colors, make_style
 
 __all__ = ["Scene", "as_runs", "grid_figure", "resolve_panels", "resolve_layout", "grid_shape", "load_builtin_panels"]
 
@@ -28,7 +30,6 @@ __all__ = ["Scene", "as_runs", "grid_figure", "resolve_panels", "resolve_layout"
 #: so the centred title does not shift as iteration counts gain digits.
 FIGURE_SPACE = "\u2007"
 _MIDDOT = "\u00b7"
-_LAYOUT_PAD = {"h_pad": 0.04, "w_pad": 0.04}
 
 
 def load_builtin_panels() -> bool:
@@ -129,11 +130,10 @@ class Scene:
 
     # ------------------------------------------------------------------ construction
     def _build(self) -> None:
-        show_title = self.heading is not False
-        size = self.style.figure_size(self.rows, self.cols, title=show_title)  # final size after set-up
+        lines = self._title_lines()
+        size = self.style.figure_size(self.rows, self.cols, title=len(lines))  # final size after set-up
         # Constrained layout from the start: panels' colour bars then take their room the way it expects.
         self.figure = Figure(figsize=size, dpi=self.style.dpi, layout="constrained")
-        self.figure.get_layout_engine().set(**_LAYOUT_PAD)
         self.canvas = FigureCanvasAgg(self.figure)
         self.axes = []
         self._panel_artists: list[list] = []
@@ -151,74 +151,53 @@ class Scene:
         if len(self.runs) > 1:
             _share_limits(self.cells, self.axes)
         # Only now is it known how many plots each panel drew: size the figure and its columns for them.
-        self.figure.set_size_inches(self.style.figure_size(self.rows, self.cols, show_title, col_units))
+        self.figure.set_size_inches(self.style.figure_size(self.rows, self.cols, len(lines), col_units))
         grid.set_width_ratios(col_units)
+        # The title's font first (shrunk if its widest line is wider than the figure), then its band:
+        # sized by that font and the number of lines, not by any frame's text, so the layout holds
+        # for every frame.
+        font = fit_title_font(self.figure, lines, self.style.title_font_size)
+        freeze_below_band(self.figure, title_band_inches(font, len(lines)),
+                          what=f"{len(self.panels)} panel(s) in a {self.rows} x {self.cols} layout")
         self._suptitle = None
-        if show_title:
-            # The static words, with blank digit-wide FIGURE_SPACEs where the numbers go: every frame's
-            # title has this width, and only the numbers (drawn over the blanks) change per frame.
-            self._suptitle = self.figure.suptitle(self._title_template())
-        self._freeze_layout()
         self.title_parts: list = []
-        if self._suptitle is not None:
-            self._split_title()
+        if lines:
+            self._add_title(lines, font)
 
-    def _freeze_layout(self) -> None:
-        """Run constrained layout once (twice if the title had to shrink), then switch layout off."""
-        for _ in range(2):
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                self.figure.draw_without_rendering()
-            if any("collapsed" in str(w.message) for w in caught):
-                w_in, h_in = self.figure.get_size_inches()
-                raise InputError(
-                    f"style.size: {w_in:g} x {h_in:g} inches is too small for {len(self.panels)} panel(s) "
-                    f"in a {self.rows} x {self.cols} layout at font size {self.style.font_size:g}"
-                )
-            if self._suptitle is None or not self._shrink_title():
-                break
-        self.figure.set_layout_engine("none")
+    def _title_lines(self) -> list[str]:
+        """The title's lines with blanks for the numbers (heading lines, then the template); none if hidden."""
+        return [] if self.heading is False else self._title_template().split("\n")
 
-    def _shrink_title(self) -> bool:
-        """Make the title fit the figure's width; True if its size changed (the layout must be redone)."""
-        renderer = self.canvas.get_renderer()
-        width = self._suptitle.get_window_extent(renderer).width
-        room = 0.96 * self.figure.bbox.width
-        if width <= room:
-            return False
-        self._suptitle.set_fontsize(self._suptitle.get_fontsize() * room / width)
-        return True
-
-    def _split_title(self) -> None:
-        """Replace the laid-out title by single-line texts: the heading, the template, and its numbers.
+    def _add_title(self, lines: list[str], font: float) -> None:
+        """Draw the title in its band: the heading, the template, and its numbers as separate texts.
 
         The heading and the template stay in the static background; per frame only the numbers are
         redrawn over the template's blanks (a few glyphs instead of the whole line). Every text is one
         line aligned at its bottom, so the numbers share the template's baseline exactly.
         """
-        fig, sup = self.figure, self._suptitle
+        fig = self.figure
+        *heading, template = title_texts(fig, lines, font)
+        self._heading_texts = heading
+        # The static words, with blank digit-wide FIGURE_SPACEs where the numbers go: the line has
+        # this width in every frame, and only the numbers (drawn over the blanks) change. It is the
+        # scene's title line, hence the name ``_suptitle`` (kept for callers that read its font size).
+        self._suptitle = self._template_text = template
         renderer = self.canvas.get_renderer()
-        box = sup.get_window_extent(renderer)
-        prop = sup.get_fontproperties()
-        sup.set_visible(False)
+        prop = template.get_fontproperties()
 
         def width(text: str) -> float:
             return renderer.get_text_width_height_descent(text, prop, ismath=False)[0]
 
-        def text(x, y, s, **kw):
-            # Figure fractions, not pixels: a PDF/SVG still is drawn at another dpi.
-            return fig.text(x / fig.bbox.width, y / fig.bbox.height, s, fontproperties=prop,
-                            color=sup.get_color(), **kw)
-
-        *heading, template = self._title_template().split("\n")
-        if heading:
-            text(box.x0 + box.width / 2, box.y1, "\n".join(heading), ha="center", va="top")
-        left = box.x0 + (box.width - width(template)) / 2  # the line is centred in the box
-        self._template_text = text(left, box.y0, template, ha="left", va="bottom")
+        line = template.get_text()
+        left = (fig.bbox.width - width(line)) / 2  # centred, as the heading lines are
+        template.set_horizontalalignment("left")
+        template.set_x(left / fig.bbox.width)  # figure fractions: a PDF/SVG still has another dpi
         pieces = self._title_pieces(self.trace.n_iter)
         for i in range(1, len(pieces), 2):
-            x = left + width(template[: sum(len(p) for p in pieces[:i])])
-            self.title_parts.append(text(x, box.y0, pieces[i], ha="left", va="bottom"))
+            x = left + width(line[: sum(len(p) for p in pieces[:i])])
+            part = fig.text(x / fig.bbox.width, template.get_position()[1], pieces[i], fontproperties=prop,
+                            color=template.get_color(), ha="left", va="bottom")
+            self.title_parts.append(part)
 
     def _title_template(self) -> str:
         pieces = self._title_pieces(self.trace.n_iter)
@@ -266,7 +245,7 @@ class Scene:
         """The title as the figure shows it now: the template with the numbers' texts in its blanks."""
         if self._suptitle is None:
             return ""
-        *heading, _ = self._suptitle.get_text().split("\n")
+        heading = [text.get_text() for text in self._heading_texts]
         words = self._title_pieces(self.trace.n_iter)[0::2]
         shown = "".join(w + part.get_text() for w, part in zip(words, self.title_parts))
         assert len(shown) == len(self._template_text.get_text()), "the numbers must fill the blanks exactly"
@@ -386,27 +365,26 @@ def grid_figure(panels, trace, iterations, style=None, title=None) -> Figure:
     Returns
     -------
     matplotlib.figure.Figure
-        On an Agg canvas, laid out with constrained layout (draw or save it inside ``style.context()``).
+        On an Agg canvas, laid out below the heading's band and frozen (draw or save it inside
+        ``style.context()``).
     """
     style = make_style(style)
     base = resolve_panels(panels)
     for panel in base:
         panel.check(trace)
     heading = _check_title(title)
+    heading_lines = heading.split("\n") if heading else []
     iterations = check_iterations(list(iterations), trace.n_iter)
     rows, cols = grid_shape(len(iterations), len(base))
-    extra = TITLE_HEIGHT if heading else 0.0
     colors = component_colors(trace.n_components)
     with style.context():
         fig = Figure(dpi=style.dpi, layout="constrained")
         FigureCanvasAgg(fig)
-        fig.get_layout_engine().set(**_LAYOUT_PAD)
-        if heading:
-            fig.suptitle(heading)
         cells = np.asarray(fig.subfigures(rows, cols, squeeze=False)).ravel()
         units = [1] * len(base)
         grids = []
         for t, cell in zip(iterations, cells):
+            # A cell's title is its subfigure's: constrained layout keeps it clear of the cell's panels.
             cell.suptitle(f"Iteration {t}")
             grids.append(cell.add_gridspec(1, len(base)))
             for j, spec in enumerate(base):
@@ -417,7 +395,11 @@ def grid_figure(panels, trace, iterations, style=None, title=None) -> Figure:
                 panel.update(t)
                 units[j] = max(units[j], _plot_count(fig, ax, before))
         cell_w, cell_h = style.figure_size(1, len(base), title=True, col_units=units)
-        fig.set_size_inches(cols * cell_w, rows * cell_h + extra)
+        fig.set_size_inches(cols * cell_w, rows * cell_h + style.title_band(len(heading_lines)))
         for grid in grids:
             grid.set_width_ratios(units)
+        font = fit_title_font(fig, heading_lines, style.title_font_size)
+        freeze_below_band(fig, title_band_inches(font, len(heading_lines)),
+                          what=f"{len(iterations)} cell(s) of {len(base)} panel(s) in a {rows} x {cols} grid")
+        title_texts(fig, heading_lines, font)
     return fig

@@ -20,6 +20,7 @@ import numpy as np
 from matplotlib.colors import to_hex, to_rgb
 
 from emviz.errors import InputError, did_you_mean
+from emviz.render.layout import title_band_inches
 
 __all__ = [
     "Style",
@@ -52,8 +53,12 @@ _NOT_STYLE = frozenset({
 CELL_SIZE = (6.4, 4.4, 3.4)
 #: Inches per plot of a panel that draws several plots (one per component, say).
 SUBPLOT_WIDTH = 3.2
-#: Inches added to the height for the title line.
-TITLE_HEIGHT = 0.3
+#: Title font size relative to the base font size (matplotlib's ``figure.titlesize``).
+TITLE_SCALE = 1.15
+#: Default font size in points.
+FONT_SIZE = 9.0
+#: Inches of the title band of one line at the default font size (see :mod:`emviz.render.layout`).
+TITLE_HEIGHT = title_band_inches(FONT_SIZE * TITLE_SCALE, 1)
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,7 @@ def _base_rc(font_size: float) -> dict:
         "xtick.labelsize": font_size * 0.9,
         "ytick.labelsize": font_size * 0.9,
         "legend.fontsize": font_size * 0.85,
-        "figure.titlesize": font_size * 1.15,
+        "figure.titlesize": font_size * TITLE_SCALE,
         # Grid and ticks under the data: the animated artists are then above every static one except
         # the spines and legends, which keeps the blitted redraw per frame small.
         "axes.axisbelow": True,
@@ -134,7 +139,7 @@ class Style:
     theme: str = "light"
     dpi: float = 100.0
     size: tuple[float, float] | None = None
-    font_size: float = 9.0
+    font_size: float = FONT_SIZE
     _rc: dict = field(init=False, repr=False, compare=False)
 
     OPTIONS: ClassVar[tuple[str, ...]] = ("theme", "dpi", "size", "font_size")
@@ -166,11 +171,22 @@ class Style:
         """A ``matplotlib.rc_context`` applying this style; rcParams are restored on exit."""
         return mpl.rc_context(self._rc)
 
-    def figure_size(self, rows: int, cols: int, title: bool = True, col_units=None) -> tuple[float, float]:
+    @property
+    def title_font_size(self) -> float:
+        """Points of the scene's title (and of a still grid's headings)."""
+        return self.font_size * TITLE_SCALE
+
+    def title_band(self, lines: int) -> float:
+        """Inches of the band reserved at the top for ``lines`` title lines (0 for no title)."""
+        return title_band_inches(self.title_font_size, int(lines))
+
+    def figure_size(self, rows: int, cols: int, title=True, col_units=None) -> tuple[float, float]:
         """Inches of a frame holding ``rows`` x ``cols`` panels: :attr:`size` if given, else from the cells.
 
-        ``col_units`` is the number of plots in each column's widest panel (a panel may draw one plot
-        per component); a column of n > 1 plots is ``n *`` :data:`SUBPLOT_WIDTH` wide.
+        ``title`` is the number of title lines above the panels (True: one, False: none); their band
+        is added to the cells' height. ``col_units`` is the number of plots in each column's widest
+        panel (a panel may draw one plot per component); a column of n > 1 plots is
+        ``n *`` :data:`SUBPLOT_WIDTH` wide.
         """
         if self.size is not None:
             return self.size
@@ -179,7 +195,7 @@ class Style:
             width = CELL_SIZE[0]
         else:
             width = sum(CELL_SIZE[1] if u == 1 else SUBPLOT_WIDTH * u for u in units)
-        return width, CELL_SIZE[2] * rows + (TITLE_HEIGHT if title else 0.0)
+        return width, CELL_SIZE[2] * rows + self.title_band(int(title))
 
     def to_dict(self) -> dict:
         return {"theme": self.theme, "dpi": self.dpi, "size": list(self.size) if self.size else None,
