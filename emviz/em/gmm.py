@@ -2,13 +2,16 @@
 
 ``GaussianMixture`` is a thin stateful layer over the pure functions of :mod:`emviz.em.kernels`: it owns
 the data on the device, the current parameters and the convergence test. One :meth:`~GaussianMixture.step`
-is one E-step (log-space, log-sum-exp) and one M-step, and never synchronises with the host; the flags
-that need the host (convergence, failures) are read only when asked for.
+is one E-step (log-space, log-sum-exp) and one M-step, and does not synchronise with the host (but for
+the moments path's conditioning check, one scalar every ``CONDITION_CHECK_EVERY`` steps); the flags that
+need the host (convergence, failures) are read only when asked for. On small data a step costs the
+number of tensor ops it launches: :class:`emviz.em.plan.MomentsPlan` keeps that number low.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from typing import NamedTuple
 
@@ -16,16 +19,13 @@ import numpy as np
 import torch
 
 from emviz.em import kernels as K
+from emviz.em.checks import check_data, resolve_device, resolve_dtype, structured_covariances  # also public here
 from emviz.em.init import initial_responsibilities
+from emviz.em.plan import EMPTY_COMPONENT_MASS, MomentsPlan, keep_previous
 from emviz.errors import InputError, did_you_mean
 from emviz.mixture import Mixture
 
 __all__ = ["GaussianMixture", "StepResult", "FitError", "resolve_device", "resolve_dtype"]
-
-#: A component whose responsibilities sum to less than this many points is treated as empty and keeps
-#: its previous mean and covariance (its weight still follows the data). Far below one point, so it
-#: only triggers where scikit-learn would divide ~0 by ~0.
-EMPTY_COMPONENT_MASS = 1e-8
 
 #: The moments path builds an (N, 1 + D + Q) feature array; past this width the direct path is cheaper.
 MAX_MOMENT_FEATURES = 64
@@ -43,7 +43,6 @@ CONDITION_CHECK_EVERY = 4
 #: other core is busy (other programs, or emviz's own GIF-encoding thread).
 SINGLE_THREAD_ELEMENTS = 1 << 16
 
-_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 _ALGORITHMS = ("em", "hard")
 
 
@@ -67,75 +66,18 @@ class StepResult(NamedTuple):
     empty: torch.Tensor  # (K,) bool: components that were empty in this step's M-step
 
 
-def resolve_device(device) -> torch.device:
-    """``"auto"`` -> cuda when available, else cpu; a cuda device that does not exist is an InputError."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise InputError(f"device: {device!r} is not a device; use auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise InputError(f"device: {device!r} asked for, but this machine has no CUDA device; use cpu or auto")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise InputError(f"device: {device!r} does not exist; this machine has {torch.cuda.device_count()} CUDA device(s)")
-    elif dev.type != "cpu":
-        raise InputError(f"device: {device!r} is not supported; use auto, cpu, cuda or cuda:N")
-    return dev
+def _inference(method):
+    """``torch.inference_mode()`` around ``method``, entered only where it is not on already: the
+    recorder runs every step inside its own, and entering it again costs as much as a few tensor ops."""
 
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        if torch.is_inference_mode_enabled():
+            return method(*args, **kwargs)
+        with torch.inference_mode():
+            return method(*args, **kwargs)
 
-def resolve_dtype(dtype) -> torch.dtype:
-    if isinstance(dtype, torch.dtype) and dtype in _DTYPES.values():
-        return dtype
-    try:
-        return _DTYPES[str(dtype)]
-    except KeyError:
-        raise InputError(f"dtype: must be float64 or float32, got {dtype!r}") from None
-
-
-def check_data(X, n_components: int | None = None) -> np.ndarray:
-    """Return X as a float64 (N, D) array, or raise InputError saying what is wrong with it."""
-    if isinstance(X, torch.Tensor):
-        X = X.detach().cpu().numpy()
-    try:
-        X = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"X: must be numeric ({exc})") from None
-    if X.ndim != 2:
-        raise InputError(f"X: must be 2-D (n_samples, n_features), got shape {X.shape}")
-    if X.shape[1] < 1:
-        raise InputError(f"X: has no features (shape {X.shape})")
-    bad = ~np.isfinite(X)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise InputError(f"X: contains {int(bad.sum())} NaN/Inf value(s), the first at row {row}, column {col}")
-    if n_components is not None and X.shape[0] < n_components:
-        raise InputError(f"X: has {X.shape[0]} points, fewer than n_components={n_components}")
-    return X
-
-
-def structured_covariances(covariances: np.ndarray, kind: str) -> np.ndarray:
-    """Convert full (K, D, D) covariances to ``kind``'s shape, checking they have its structure."""
-    k, d, _ = covariances.shape
-    scale = float(np.max(np.abs(covariances)))
-    atol = 1e-9 * scale
-    off = covariances * (1 - np.eye(d))
-    if kind in ("diag", "spherical") and np.any(np.abs(off) > atol):
-        comp = int(np.argmax(np.abs(off).reshape(k, -1).max(1)))
-        raise InputError(f"init covariances: covariance_type {kind!r} needs diagonal matrices; component {comp} is not diagonal")
-    diag = np.diagonal(covariances, axis1=1, axis2=2)
-    if kind == "full":
-        return covariances.copy()
-    if kind == "diag":
-        return diag.copy()
-    if kind == "spherical":
-        if np.any(np.abs(diag - diag[:, :1]) > atol):
-            raise InputError("init covariances: covariance_type 'spherical' needs c * I matrices (equal diagonal)")
-        return diag[:, 0].copy()
-    if np.any(np.abs(covariances - covariances[:1]) > atol):
-        raise InputError("init covariances: covariance_type 'tied' needs the same matrix for every component")
-    return covariances[0].copy()
+    return wrapper
 
 
 class GaussianMixture:
@@ -219,9 +161,14 @@ class GaussianMixture:
         self._use_moments = self._choose_moments(d)
         self._spread = float(np.max(np.sum(centred**2, axis=1)))
         self._phi = K.moment_features(self._X, self.covariance_type) if self._use_moments else None
+        self._phi_t = self._phi.mT if self._use_moments else None
+        self._plan = (MomentsPlan(self.covariance_type, self.n_components, d, self.reg_covar, self.dtype, self.device)
+                      if self._use_moments else None)
         # Component-major (K, N) work buffers, reused by every step.
         self._wlp = torch.empty(self.n_components, self._n, dtype=self.dtype, device=self.device)
         self._resp = torch.empty_like(self._wlp)
+        self._peak = torch.empty(self._n, dtype=self.dtype, device=self.device)
+        self._total = torch.empty_like(self._peak)
         self._gen = torch.Generator().manual_seed(int(self.seed))
         self._set_initial_parameters()
         self.n_iter_ = 0
@@ -269,20 +216,18 @@ class GaussianMixture:
         The log-sum-exp is written out so that its ``exp`` pass also yields the responsibilities the
         M-step needs (``torch.logsumexp`` would compute it once more, plus an inf check).
         """
+        wlp = self._wlp
         if self._use_moments:
-            wlp = K.weighted_log_prob_moments(
-                self._phi, self._weights, self._means, self._factor, self.covariance_type, out=self._wlp
-            )
+            torch.matmul(self._plan.natural_weights(self._weights, self._means, self._factor), self._phi, out=wlp)
         else:
-            wlp = self._wlp
-            wlp.copy_(K.weighted_log_prob_direct(self._X, self._weights, self._means, self._factor, self.covariance_type))
-        peak = wlp.amax(0)
+            K.weighted_log_prob_direct(self._X, self._weights, self._means, self._factor, self.covariance_type, out=wlp)
+        peak = torch.amax(wlp, 0, out=self._peak)
         wlp.sub_(peak)
         resp = torch.exp(wlp, out=self._resp)
-        total = resp.sum(0)
-        log_total = torch.log(total)
-        wlp.sub_(log_total)
+        total = torch.sum(resp, 0, out=self._total)
         resp.div_(total)
+        log_total = total.log_()
+        wlp.sub_(log_total)
         return wlp, resp, peak.add_(log_total).sum()
 
     def _m_step(self, log_resp: torch.Tensor, resp: torch.Tensor) -> torch.Tensor:
@@ -290,22 +235,20 @@ class GaussianMixture:
         if self.algorithm == "hard":
             resp = torch.zeros_like(resp).scatter_(0, log_resp.argmax(0, keepdim=True), 1.0)
         if self._use_moments:
-            stats = self._phi @ resp.T
-            nk_raw, weights, means, cov = K.estimate_from_moments(stats, self._d, self.reg_covar, self.covariance_type)
+            # (K, N) @ (N, P): the statistics come out component-major, as the plan wants them.
+            stats = torch.matmul(resp, self._phi_t, out=self._plan.stats_buffer())
+            empty, weights, means, cov = self._plan.estimate(stats, self._means, self._cov)
         else:
             nk_raw, weights, means, cov = K.estimate_from_resp(self._X, resp, self.reg_covar, self.covariance_type)
-        empty = nk_raw < EMPTY_COMPONENT_MASS
-        # An empty component keeps its mean and covariance instead of 0/0; tied shares one matrix.
-        means = torch.where(empty[:, None], self._means, means)
-        if self.covariance_type != "tied":
-            cov = torch.where(empty.reshape(-1, *([1] * (cov.ndim - 1))), self._cov, cov)
-        factor, failed = self._kern.factor(cov)
+            empty = nk_raw < EMPTY_COMPONENT_MASS
+            means, cov = keep_previous(empty, means, cov, self._means, self._cov, self.covariance_type)
+        factor, failed = self._plan.factor(cov) if self._plan is not None else self._kern.factor(cov)
         self._failed.append(failed)
         self._empty.append(empty)
         self._weights, self._means, self._cov, self._factor = weights, means, cov, factor
         return empty
 
-    @torch.inference_mode()
+    @_inference
     def step(self) -> StepResult:
         """One EM iteration: E-step on the current parameters, then M-step. No host synchronisation."""
         self._require_init()
@@ -324,10 +267,10 @@ class GaussianMixture:
         smallest = float(torch.linalg.eigvalsh(full).min()) if self._d > 1 else float(full.min())
         if not smallest > 0 or self._spread / smallest > MOMENTS_MAX_AMPLIFICATION:
             self._use_moments = False
-            self._phi = None  # frees the (P, N) feature array
+            self._phi = self._phi_t = self._plan = None  # frees the (P, N) feature array
             self.kernel_switched_at_ = self.n_iter_
 
-    @torch.inference_mode()
+    @_inference
     def evaluate(self) -> StepResult:
         """E-step only: the current parameters, their log-likelihood and log-responsibilities."""
         self._require_init()

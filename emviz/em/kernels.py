@@ -261,12 +261,12 @@ COVARIANCE_TYPES: dict[str, CovarianceKernels] = {
 
 
 # ------------------------------------------------------------------------------- generic layer
-def weighted_log_prob_direct(X, weights, means, factor, kind: str) -> torch.Tensor:
-    """``log w_k + log N(x_n | mu_k, Sigma_k)``, array of shape (K, N), the two-pass way."""
+def weighted_log_prob_direct(X, weights, means, factor, kind: str, out=None) -> torch.Tensor:
+    """``log w_k + log N(x_n | mu_k, Sigma_k)``, array of shape (K, N), the two-pass way (into ``out``)."""
     kern = COVARIANCE_TYPES[kind]
     d = X.shape[1]
     const = torch.log(weights) + kern.log_det_precision(factor, d) - 0.5 * d * LOG_2PI
-    return const[:, None] - 0.5 * kern.mahalanobis(X, means, factor)
+    return torch.sub(const[:, None], kern.mahalanobis(X, means, factor), alpha=0.5, out=out)
 
 
 def moment_features(X: torch.Tensor, kind: str) -> torch.Tensor:
@@ -305,13 +305,13 @@ def estimate_from_resp(X, resp, reg_covar: float, kind: str):
 
 
 def estimate_from_moments(stats, d: int, reg_covar: float, kind: str):
-    """M-step from the sufficient statistics ``stats = phi(X) @ resp^T`` (P, K).
+    """M-step from the sufficient statistics ``stats = resp @ phi(X)^T`` (K, P).
 
     Returns (nk_raw, weights, means, covariances).
     """
-    nk_raw = stats[0]
+    nk_raw = stats[:, 0]
     nk = _nk(nk_raw)
-    scaled = (stats / nk).T  # (K, P): [1, E[x], E[m(x)]] per component
+    scaled = stats / nk[:, None]  # (K, P): [1, E[x], E[m(x)]] per component
     means = scaled[:, 1 : 1 + d]
     e2 = scaled[:, 1 + d :]
     kern = COVARIANCE_TYPES[kind]
