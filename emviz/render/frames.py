@@ -13,10 +13,9 @@ Workers. Frames depend only on their iteration, so the list is cut into contiguo
 by worker processes, each of which builds its own scene once from a picklable :class:`SceneSpec`.
 Workers are started with the ``spawn`` method: a fresh interpreter that inherits no torch thread pools
 or locks (forking after torch has started its threads can deadlock) and behaves the same on Linux,
-macOS and Windows. It imports numpy, matplotlib and emviz's render layer, not torch: what is costly to
-compute (the landscape panels' grids) is computed once in the parent by the panels' ``prepare`` and
-travels in the spec, and what a worker still evaluates per frame (a landscape held at the shown
-iteration) is evaluated with numpy (:mod:`emviz.surface`). Chunks come back in order, a bounded number
+macOS and Windows. It imports numpy, matplotlib and emviz's render layer, not torch: the landscape
+panels' grids are computed once, in the parent (``prepare``), and travel in the spec; a landscape held
+at the shown iteration is evaluated per frame with numpy. Chunks come back in order, a bounded number
 in flight, and are yielded as soon as they are next in line: memory stays bounded.
 
 Encoding. :func:`write_frames` hands frames to a writer in a second thread through a short queue, so
@@ -79,11 +78,9 @@ class SceneSpec:
     def create(cls, panels, trace, style=None, layout=None, title=None, overlay=None) -> "SceneSpec":
         """Resolve and check the panels against the trace(s), then run each panel's ``prepare(trace)``.
 
-        ``prepare`` runs for a single trace. With several runs it runs only on panels that say they
-        keep what they prepare per trace (``prepares_runs = True``; the scene gives each run a copy of
-        the panel, which must find its own run's results): once per run on the per-run panels, and on
-        an overlay panel once, with its ``runs`` set and the trace the scene sets it up with (the
-        longest run). Other panels set themselves up in the scene, as before.
+        ``prepare`` runs for a single trace; with several runs only on panels that keep their results
+        per trace (``prepares_runs = True``: each run's copy of the panel must find its own): once per
+        run, and on an overlay panel once, with ``runs`` set, for the trace the scene gives it.
         """
         runs = as_runs(trace)
         resolved = resolve_panels(panels)

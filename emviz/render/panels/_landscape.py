@@ -25,7 +25,8 @@ from emviz.render.panels._common import component_label, feature_label, matched_
 from emviz.surface import loglik_points, loglik_surface, param_values, parse_param, trace_device
 
 __all__ = ["HOLDS", "Landscape", "Prepared", "band_norm", "check_hold_truth", "check_landscape_options",
-           "contour_levels", "draw_em_path", "held_mixture", "legend_handles", "param_label", "paired_truth"]
+           "contour_levels", "draw_em_path", "held_mixture", "is_int", "is_number", "legend_handles", "option_error",
+           "param_label", "paired_truth"]
 
 #: Values of the ``hold`` option: which iteration's parameters (or the truth's) the landscape holds.
 HOLDS = ("final", "truth", "current")
@@ -274,6 +275,7 @@ def is_number(value) -> bool:
 
 
 def option_error(panel: str, option: str, must: str, value) -> InputError:
+    """The error for a bad option value: ``panel 'x': option 'y' must be ..., got ...``."""
     return InputError(f"panel {panel!r}: option {option!r} must be {must}, got {value!r}")
 
 

@@ -25,7 +25,7 @@ from emviz.render.panel import Panel, register_panel
 from emviz.render.panels._common import component_label, free_corner, split_axes
 from emviz.render.panels._landscape import (
     Landscape, Prepared, band_norm, check_hold_truth, check_landscape_options, contour_levels, draw_em_path,
-    held_mixture, legend_handles, option_error, paired_truth, param_label,
+    held_mixture, is_int, legend_handles, option_error, paired_truth, param_label,
 )
 
 __all__ = ["LoglikContourPanel", "contour_levels", "split_axes"]
@@ -132,9 +132,8 @@ class LoglikContourPanel(Panel):
                 raise option_error(name, "components", "a non-empty list of component indices", self.components)
             self.components = tuple(self.components)
         check_landscape_options(self, name, 2, _LEGEND_LOCS)
-        value = self.optimizer_max_iter
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise option_error(name, "optimizer_max_iter", "an integer >= 1", value)
+        if not is_int(self.optimizer_max_iter) or self.optimizer_max_iter < 1:
+            raise option_error(name, "optimizer_max_iter", "an integer >= 1", self.optimizer_max_iter)
 
     # ------------------------------------------------------------------ resolving options against a trace
     def check(self, trace_or_dims) -> None:
