@@ -205,3 +205,42 @@ def test_cloud3d_on_iris_last_frame_is_not_side_on_and_z_label_clears_its_ticks(
         ticks = shown
     assert ax.azim == pytest.approx(-20.0)  # 20 degrees short of looking down the x axis
     assert [ax.get_xlabel(), ax.get_ylabel(), ax.get_zlabel()] == iris_trace.meta["data"]["columns"][:3]
+
+
+# ---------------------------------------------------------------------- 10: the ellipses legend
+def points_under_legends(scene) -> int:
+    """Data points (of any Axes, inside that Axes) that some legend's box covers, in the drawn figure."""
+    from matplotlib.collections import PathCollection
+
+    figure = scene.figure
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    legends = [ax.get_legend().get_window_extent(renderer) for ax in figure.axes if ax.get_legend()]
+    covered = 0
+    for ax in figure.axes:
+        box = ax.get_window_extent(renderer)
+        for points in (c for c in ax.collections if isinstance(c, PathCollection) and len(c.get_offsets())):
+            xy = ax.transData.transform(points.get_offsets())
+            xy = xy[(xy[:, 0] > box.x0) & (xy[:, 0] < box.x1) & (xy[:, 1] > box.y0) & (xy[:, 1] < box.y1)]
+            for legend in legends:
+                covered += int(np.sum((xy[:, 0] > legend.x0) & (xy[:, 0] < legend.x1)
+                                      & (xy[:, 1] > legend.y0) & (xy[:, 1] < legend.y1)))
+    return covered
+
+
+@pytest.mark.parametrize("panels, size", [
+    (["ellipses"], None), (["ellipses"], (4.0, 3.0)), (["ellipses", "curves"], None),
+    (["ellipses", "curves"], (8.0, 3.5)), ([{"ellipses": {"background": "density"}}, "responsibilities"], None),
+])
+def test_default_ellipses_legend_covers_no_points(iris_trace, panels, size):
+    style = {"theme": "dark", "dpi": 60, **({"size": size} if size else {})}
+    scene = Scene(panels, iris_trace, style)
+    for t in (0, iris_trace.n_iter):
+        scene.update(t)
+        assert points_under_legends(scene) == 0
+
+
+def test_default_ellipses_legend_covers_no_points_of_other_runs(iris_trace):
+    scene = Scene(["ellipses"], {"EM": iris_trace, "again": iris_trace}, {"theme": "dark", "dpi": 60},
+                  overlay=["curves"])
+    assert points_under_legends(scene) == 0
