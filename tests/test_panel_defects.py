@@ -68,7 +68,7 @@ def test_spike_at_iteration_0_does_not_flatten_the_animation(spiky_trace):
     assert len(marks.get_offsets()) == 0
     # The marks show in the decoded frame: the components' colours just above the axes' top edge.
     colors = [to_rgb(c) for c in panel._colors[:2]]
-    x0, y0, x1, y1 = ax.get_window_extent().extents
+    x0, _, x1, y1 = ax.get_window_extent().extents
     height = frame0.shape[0]
     row = int(height - y1)
     band = frame0[row - 4:row + 4, int(x0):int(x1)].reshape(-1, 3) / 255.0
