@@ -310,7 +310,8 @@ def fit(plan: Plan, progress: bool = True, created: list | None = None) -> dict:
         meta = {"config": config.model_dump(mode="json"), "run": name,
                 # The file name only: the same config run from another folder saves the same bytes.
                 "config_source": Path(config.source).name,
-                "data": {"name": dataset.name, "columns": list(dataset.columns)}}
+                "data": {"name": dataset.name, "columns": list(dataset.columns),
+                         "standardized": bool(config.data.standardize)}}
         try:
             traces[name] = recorder.run(dataset.X, truth=dataset.truth, labels=dataset.labels, meta=meta,
                                         save_path=save_path)

@@ -244,3 +244,17 @@ def test_default_ellipses_legend_covers_no_points_of_other_runs(iris_trace):
     scene = Scene(["ellipses"], {"EM": iris_trace, "again": iris_trace}, {"theme": "dark", "dpi": 60},
                   overlay=["curves"])
     assert points_under_legends(scene) == 0
+
+
+def test_standardised_data_are_marked_on_the_axes(tmp_path):
+    """Issue 13, item 11: z-scores say so on every axis that shows the data."""
+    from emviz import Trace
+    from emviz.pipeline import fit, prepare
+
+    config = {"data": {"dataset": "old_faithful", "standardize": True},
+              "model": {"n_components": 2, "max_iter": 2, "tol": 0.0}, "record": {"save": "t.npz"}}
+    (trace,) = fit(prepare(config, out=tmp_path), progress=False).values()
+    for shown in (trace, Trace.load(tmp_path / "t.npz")):
+        scene = Scene(["ellipses", "responsibilities"], shown, STYLE)
+        labels = [(ax.get_xlabel(), ax.get_ylabel()) for ax in scene.figure.axes if ax.get_xlabel()]
+        assert labels == [("eruptions (z-score)", "waiting (z-score)")] * 2

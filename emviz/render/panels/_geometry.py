@@ -80,12 +80,16 @@ def marginal_mixture(mixture: Mixture, features) -> Mixture:
 
 
 def axis_label(trace, j: int) -> str:
-    """Feature ``j``'s name from the trace's data columns (``meta["data"]["columns"]``), else ``xJ``."""
+    """Feature ``j``'s name from the trace's data columns (``meta["data"]["columns"]``), else ``xJ``;
+    ``" (z-score)"`` added when the data were standardised (``meta["data"]["standardized"]``)."""
     data = trace.meta.get("data") if isinstance(trace.meta, dict) else None
-    columns = data.get("columns") if isinstance(data, dict) else None
+    data = data if isinstance(data, dict) else {}
+    columns = data.get("columns")
     if isinstance(columns, (list, tuple)) and len(columns) == trace.n_features:
-        return str(columns[j])
-    return feature_label(j, trace.n_features)
+        label = str(columns[j])
+    else:
+        label = feature_label(j, trace.n_features)
+    return f"{label} (z-score)" if data.get("standardized") is True else label
 
 
 def check_point_size(value, panel: str) -> None:
