@@ -17,7 +17,7 @@ import numpy as np
 
 from emviz.errors import InputError, did_you_mean
 from emviz.dataspec import MixtureSpec, data_spec
-from emviz.mixture import Mixture, spec_field
+from emviz.mixture import MAX_ABS_VALUE, Mixture, spec_field
 
 __all__ = [
     "Dataset", "load_data", "data_shape", "mixture_from_spec", "sample_mixture", "load_file", "load_bundled",
@@ -32,9 +32,6 @@ BUNDLED = {
 
 #: File types :func:`load_data` reads.
 FILE_SUFFIXES = (".csv", ".npy")
-#: Largest magnitude a value may have. EM sums squares of (centred) values over all N points: from
-#: 1e100 up, that overflows float64 on real data sizes and the fit draws NaN, so such data is refused.
-MAX_ABS_VALUE = 1e100
 
 
 

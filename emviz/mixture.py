@@ -14,11 +14,14 @@ import numpy as np
 
 from emviz.errors import InputError
 
-__all__ = ["Mixture", "WEIGHT_SUM_TOLERANCE", "spec_field"]
+__all__ = ["Mixture", "WEIGHT_SUM_TOLERANCE", "MAX_ABS_VALUE", "spec_field"]
 
 #: Weights whose sum is off 1 by at most this much are renormalised (a user writing three 0.33s
 #: means thirds); a larger error is a mistake and is reported.
 WEIGHT_SUM_TOLERANCE = 0.01
+#: Largest magnitude a value may have. EM sums squares of (centred) values over all N points: from
+#: 1e100 up, that overflows float64 on real data sizes and the fit draws NaN, so such data is refused.
+MAX_ABS_VALUE = 1e100
 
 
 def _shape(value, name: str) -> tuple:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from emviz.errors import InputError
-from emviz.mixture import Mixture
+from emviz.mixture import MAX_ABS_VALUE, Mixture
 
 __all__ = ["Trace", "SCHEMA_VERSION"]
 
@@ -211,7 +211,6 @@ class Trace:
     def _check_values(self) -> None:
         """Raise :class:`InputError` for values no fit produces (NaN, weights off 1, covariances that are
         not positive definite, ...): drawing them would show NaN or fail part-way through a render."""
-        from emviz.data import MAX_ABS_VALUE
 
         for name in _ARRAY_FIELDS:
             values = getattr(self, name)

@@ -625,7 +625,7 @@ def _emviz_imports(gif: str | None = None, three_d: bool = False):
 
     load_builtin_panels()
     if gif == "loglik_contour":
-        import emviz.surface  # noqa: F401  (torch, imported lazily by the panel: an import, so unclocked)
+        import emviz.surface  # noqa: F401  (numpy landscapes, imported lazily by the panel: an import, so unclocked)
     if three_d:
         from mpl_toolkits.mplot3d import Axes3D  # noqa: F401
 
