@@ -80,6 +80,33 @@ def test_fit_matches_sklearn_fit_with_tolerance(kind):
     np.testing.assert_allclose(gm.aic(X), sk.aic(X), rtol=1e-9)
 
 
+@pytest.mark.parametrize("kind, dtype, max_ops", [
+    ("full", "float64", 40),  # the docs data's case: moments path, fused parameter work
+    ("tied", "float64", 45),
+    ("diag", "float64", None),
+    ("full", "float32", None),  # the direct path
+])
+def test_a_step_never_reads_the_device_and_launches_few_ops(kind, dtype, max_ops):
+    """A step waits for no device value (no ``.item()``, ``float()``, ``bool()`` of a tensor: on a GPU
+    each is a synchronisation), and on small data, where each tensor op's launch is what a step costs,
+    it stays a few dozen ops."""
+    from torch.profiler import ProfilerActivity, profile
+
+    X = np.random.RandomState(0).randn(300, 2) * [1.0, 2.0] + np.repeat([[0, 0], [4, 1], [-3, 5]], 100, axis=0)
+    gm = GaussianMixture(3, kind, init=start_for(kind), tol=0, max_iter=10, dtype=dtype).initialize(X)
+    with torch.inference_mode():
+        gm.step()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            gm.step()  # steps 2 and 3: the moments path's conditioning check reads the device every 4th
+            gm.step()
+    events = prof.events()
+    assert [e.name for e in events if e.name == "aten::_local_scalar_dense"] == []
+    ops = [e.name for e in events if e.cpu_parent is None and e.name.startswith("aten::")]
+    assert len(ops) > 10  # the profiler saw the steps
+    if max_ops is not None:
+        assert len(ops) / 2 <= max_ops, ops
+
+
 def test_docs_notebook_log_likelihood():
     """The docs notebook printed a final log-likelihood of -17112.88 after 1000 iterations."""
     truth = Mixture.from_stds([2 / 6, 1 / 6, 3 / 6], [[-2.0], [2.0], [6.0]], [2.0, 1.0, 3.0])
