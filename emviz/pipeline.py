@@ -374,6 +374,12 @@ def render_outputs(plan: Plan, traces, progress: bool = True, created: list | No
         subject = next(iter(shown.values())) if list(shown) == [None] else shown
         n_iter = max(t.n_iter for t in shown.values())
         settings = _clip_to_trace(output_settings(plan.config, i), n_iter, target, quiet=not progress)
+        if len(shown) == 1 and subject is not next(iter(shown.values())) and _is_grid(output.path, settings, n_iter):
+            # A grid draws one Trace (the config check allows runs: [one name] for it): the run's
+            # name becomes the heading, where an animation of one named run shows it above its panels.
+            (name, subject), = shown.items()
+            if settings["title"] is None:
+                settings["title"] = name
         if output.overlay is not None:
             settings["overlay"] = list(output.overlay)
         _make_dirs(target.parent, created)
@@ -386,6 +392,17 @@ def render_outputs(plan: Plan, traces, progress: bool = True, created: list | No
             hint = f" (the fit is saved in {', '.join(saved)}: fix the output and use render-trace)" if saved else ""
             raise plan.config.error(("outputs", i), f"{exc}{hint}") from None
     return written
+
+
+def _is_grid(path: str, settings: dict, n_iter: int) -> bool:
+    """Whether the render draws a small-multiples grid: a still of several iterations."""
+    from emviz.render.schedule import parse_schedule
+
+    if output_kind(path) != "still":
+        return False
+    if settings.get("iterations") is not None:
+        return len(set(settings["iterations"])) > 1
+    return settings.get("schedule") is not None and len(parse_schedule(settings["schedule"]).iterations(n_iter)) > 1
 
 
 def _clip_to_trace(settings: dict, n_iter: int, target: Path, quiet: bool) -> dict:

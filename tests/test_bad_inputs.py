@@ -8,7 +8,7 @@ on stderr, ``emviz: error: ...``, naming the key, file or argument and the probl
 :func:`emviz.cli.main`; the cases in ``SUBPROCESS`` also run as ``python -m emviz`` to prove that no
 traceback reaches stderr from a real process.
 
-The catalogue holds 111 bad inputs (``test_catalogue_size`` keeps this count honest), in groups:
+The catalogue holds 112 bad inputs (``test_catalogue_size`` keeps this count honest), in groups:
 
 - YAML and the document (13): syntax error, a list, a scalar, an empty file, duplicate keys, Python
   tags that would run a command or import a name (refused, and nothing runs), an alias bomb,
@@ -32,8 +32,9 @@ The catalogue holds 111 bad inputs (``test_catalogue_size`` keeps this count hon
   a trace not ``.npz``, a NUL or an over-long name, frames too large for memory, a trace or data too
   large for memory, a frame rate too high (or too low for an MP4), a last frame held too long, a
   title too long.
-- Runs and devices (6): duplicate run names, an output naming an unknown run, an overlay of a panel
-  that draws one run, a bad model change in a run, ``device: cuda`` without CUDA, an unknown device.
+- Runs and devices (7): duplicate run names, an output naming an unknown run, an overlay of a panel
+  that draws one run, a still grid with an overlay, a bad model change in a run, ``device: cuda``
+  without CUDA, an unknown device.
 - ``--set`` overrides (6): an unknown path (did you mean), a badly typed value, no ``=``, an empty
   path segment, an index beyond the list, a Python tag in the value.
 - Trace files and ``render-trace`` (13): missing, truncated, not a trace, a ``.npy`` instead of an
@@ -335,6 +336,10 @@ CASES = {
     "overlay of a panel that draws one run": (lambda d, g: render(d, edit("panels: [components]", "panels: [components]\n    overlay: [components]")
                                                                   + "runs: [{name: a}, {name: b}]\n"),
                                               f"{C}:12: outputs[0].overlay[0]: panel 'components' draws one run; it cannot overlay several"),
+    "still grid with an overlay": (lambda d, g: render(d, edit("anim.gif", "grid.png", "panels: [components]",
+                                                               "panels: [components]\n    iterations: [0, 3]\n"
+                                                               "    overlay: [curves]")),
+                                   f"{C}:13: outputs[0].overlay: a small-multiples grid (2 iterations) draws no overlay"),
     "bad model change in a run": (lambda d, g: render(d, BASE + "runs: [{name: a, model: {n_components: 0}}]\n"),
                                   f"{C}:12: runs[0].model.n_components: must be >= 1 (got 0)"),
     "device cuda without CUDA": (lambda d, g: render(d, BASE, "--device", "cuda"),
@@ -396,7 +401,7 @@ def _has_cuda() -> bool:
 
 
 def test_catalogue_size():
-    assert len(CASES) == 111
+    assert len(CASES) == 112
     assert set(SUBPROCESS) <= set(CASES)
 
 

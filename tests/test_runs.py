@@ -105,15 +105,47 @@ def test_cli_renders_runs_and_saves_each_trace(tmp_path):
 
 @pytest.mark.parametrize("path, extra, message", [
     ("grid.png", "    iterations: [0, 5]", "outputs[0].iterations: a small-multiples grid shows one run"),
+    ("grid.pdf", "    frames: {schedule: [0, 2, 5]}", "outputs[0].frames.schedule: a small-multiples grid shows one run"),
+    # One run is allowed in a grid, but the overlay is not: said before the fit, not after it.
+    ("grid.png", "    iterations: [0, 5]\n    runs: [EM]",
+     "outputs[0].overlay: a small-multiples grid (2 iterations) draws no overlay; drop overlay, or give one iteration"),
     ("runs.gif", "    runs: [EM, hard]", "outputs[0].runs[1]: no run named 'hard' (did you mean 'hard EM'?)"),
 ])
-def test_run_mistakes_exit_2_before_fitting(tmp_path, capsys, path, extra, message):
+def test_run_mistakes_exit_2_before_fitting(tmp_path, capsys, monkeypatch, path, extra, message):
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the mistake must be found before the fit")
+
+    monkeypatch.setattr(emviz.Recorder, "run", no_fit)
     cfg = tmp_path / "c.yaml"
     cfg.write_text(CONFIG.format(path=path, extra=extra))
     assert main(["render", str(cfg), "--out", str(tmp_path / "out"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_a_grid_of_one_named_run(tmp_path, monkeypatch):
+    # The check allows runs: [one name] for a grid; the render must then draw that run's trace (it
+    # used to get a mapping of one run and fail after the fit), headed by the run's name.
+    import emviz.render.api as api
+
+    drawn = []
+    original = api.grid_figure
+
+    def spy(panels, trace, iterations, style=None, title=None):
+        drawn.append((trace, list(iterations), title))
+        return original(panels, trace, iterations, style=style, title=title)
+
+    monkeypatch.setattr(api, "grid_figure", spy)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(CONFIG.format(path="grid.png", extra="    iterations: [0, 2, 5]\n    runs: [hard EM]")
+                   .replace("    overlay: [curves]\n", ""))
+    assert main(["render", str(cfg), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    (trace, iterations, title), = drawn
+    hard = emviz.Trace.load(tmp_path / "out" / "fit_hard_em.npz")
+    np.testing.assert_array_equal(trace.means, hard.means)
+    assert iterations == [0, 2, 5] and title == "hard EM"
+    assert (tmp_path / "out" / "grid.png").is_file()
 
 
 def test_runs_overlaid_on_one_contour(runs):

@@ -59,7 +59,7 @@ def check_static(config: Config) -> None:
     seen = {}
     for i, out in enumerate(config.outputs):
         _check_output_static(config, i, out, max_iter)
-        _check_output_runs(config, i, out, names)
+        _check_output_runs(config, i, out, names, max_iter)
         key = os.path.normpath(out.path)
         if key in seen:
             raise config.error(("outputs", i, "path"), f"{out.path!r} is also the path of outputs[{seen[key]}]")
@@ -80,7 +80,7 @@ def run_sections(config: Config):
     return [(("runs", i, "model"), models[run.name]) for i, run in enumerate(config.runs)]
 
 
-def _check_output_runs(config: Config, i: int, out: OutputSpec, names: list[str]) -> None:
+def _check_output_runs(config: Config, i: int, out: OutputSpec, names: list[str], max_iter: int) -> None:
     from emviz.render.panel import make_panel
 
     for j, name in enumerate(out.runs or ()):
@@ -88,9 +88,16 @@ def _check_output_runs(config: Config, i: int, out: OutputSpec, names: list[str]
             choices = f"the runs are {', '.join(map(repr, names))}" if names else "the config has no runs section"
             raise config.error(("outputs", i, "runs", j), f"no run named {name!r}{did_you_mean(name, names)}; {choices}")
     shown = len(out.runs or names) if names else 1
-    if shown > 1 and output_kind(out.path) == "still" and len(set(out.iterations or ())) > 1:
-        raise config.error(("outputs", i, "iterations"), f"a small-multiples grid shows one run, this output "
-                                                         f"shows {shown}; give one iteration, or runs: [one name]")
+    cells = _grid_cells(out, max_iter)
+    if cells > 1:
+        # The grid's key: iterations, or the output's schedule that a still turns into a grid.
+        key = ("iterations",) if out.iterations is not None else ("frames", "schedule")
+        if shown > 1:
+            raise config.error(("outputs", i, *key), f"a small-multiples grid shows one run, this output "
+                                                     f"shows {shown}; give one iteration, or runs: [one name]")
+        if out.overlay:
+            raise config.error(("outputs", i, "overlay"), f"a small-multiples grid ({cells} iterations) draws no "
+                                                          "overlay; drop overlay, or give one iteration")
     for j, spec in enumerate(out.overlay or ()):
         try:
             panel = make_panel(spec)
@@ -123,6 +130,20 @@ def _check_schedule(config: Config, path: tuple, spec, max_iter: int):
     return schedule
 
 
+def _grid_cells(out: OutputSpec, max_iter: int) -> int:
+    """Cells of a still output's grid (1: a single figure, and for every animation), at most as many as
+    the render will draw: explicit iterations, else the output's schedule up to ``max_iter``."""
+    from emviz.render.schedule import parse_schedule
+
+    if output_kind(out.path) != "still":
+        return 1
+    if out.iterations is not None:
+        return len(set(out.iterations))
+    if out.frames is not None and out.frames.schedule is not None:
+        return len(parse_schedule(out.frames.schedule).iterations(max_iter))
+    return 1
+
+
 def _check_output_static(config: Config, i: int, out: OutputSpec, max_iter: int) -> None:
     from emviz.render.panel import make_panel
 
@@ -148,8 +169,7 @@ def _check_output_static(config: Config, i: int, out: OutputSpec, max_iter: int)
     if kind == "still":
         from emviz.render.api import MAX_GRID_CELLS
 
-        cells = len(set(out.iterations)) if out.iterations is not None else \
-            len(schedule.iterations(max_iter)) if schedule is not None else 1
+        cells = _grid_cells(out, max_iter)
         if cells > MAX_GRID_CELLS:
             key = ("iterations",) if out.iterations is not None else ("frames", "schedule")
             raise config.error(("outputs", i, *key), f"a still grid has at most {MAX_GRID_CELLS} cells, this asks "
@@ -163,10 +183,10 @@ def _check_output_static(config: Config, i: int, out: OutputSpec, max_iter: int)
             make_panel(spec)
         except InputError as exc:
             raise config.error(("outputs", i, "panels", j), str(exc)) from None
-    _check_pixels(config, i, out, kind, schedule, max_iter)
+    _check_pixels(config, i, out, max_iter)
 
 
-def _check_pixels(config: Config, i: int, out: OutputSpec, kind: str, schedule, max_iter: int) -> None:
+def _check_pixels(config: Config, i: int, out: OutputSpec, max_iter: int) -> None:
     """Refuse frames (or still grids) so large that drawing them would exhaust memory."""
     from emviz.render.style import make_style
 
@@ -181,10 +201,7 @@ def _check_pixels(config: Config, i: int, out: OutputSpec, kind: str, schedule, 
     rows, cols = out.layout if out.layout is not None else (1, n_panels)
     # Without style.size the render layer sizes frames by the panels; this is its smallest guess.
     width, height = looks.figure_size(rows, cols)
-    cells = 1
-    if kind == "still":
-        cells = len(set(out.iterations)) if out.iterations is not None else \
-            len(schedule.iterations(max_iter)) if schedule is not None else 1
+    cells = _grid_cells(out, max_iter)
     pixels = width * looks.dpi * height * looks.dpi * cells
     if pixels > MAX_FRAME_PIXELS:
         key = ("outputs", i, "style") if out.style is not None and (out.style.dpi or out.style.size) else ("style",)
