@@ -2,7 +2,8 @@
 
 Exit codes: 0 done; 2 a usage error or bad input (one line ``emviz: error: ...`` on stderr, no
 traceback, no file written); 1 a failure of emviz while running (a short message; ``--traceback`` or
-``EMVIZ_DEBUG=1`` shows the traceback); 130 interrupted.
+``EMVIZ_DEBUG=1`` shows the traceback); 130 interrupted; 141 the reader of stdout went away
+(``emviz schema | head``), silently, as for any command in a shell pipe.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from emviz.errors import InputError
 
 __all__ = ["main", "build_parser"]
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
 
 def _add_render(sub, common) -> None:
@@ -198,14 +199,37 @@ def _run(args) -> tuple[int, str | None]:
         return args.func(args), None
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED, "emviz: interrupted"
+    except BrokenPipeError as exc:
+        if not _stdout_gone():  # another pipe (ffmpeg's, say): a failure like any other
+            return _failure(args, exc)
+        # `emviz schema | head`: the reader has what it wanted. Point stdout at /dev/null so that the
+        # interpreter's final flush does not raise again ("Exception ignored ... BrokenPipeError").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE, None
     except (InputError, yaml.YAMLError, ValidationError) as exc:
         if _debug(args):
             traceback.print_exc()
         return EXIT_USAGE, f"emviz: error: {_one_line(exc)}"
     except Exception as exc:  # noqa: BLE001 - the last resort: one line, the traceback on request
-        if _debug(args):
-            traceback.print_exc()
-            hint = ""
-        else:
-            hint = " (run with --traceback or EMVIZ_DEBUG=1 to see the traceback)"
-        return EXIT_FAILURE, f"emviz: error: {type(exc).__name__}: {_one_line(exc)}{hint}"
+        return _failure(args, exc)
+
+
+def _failure(args, exc: BaseException) -> tuple[int, str]:
+    if _debug(args):
+        traceback.print_exception(exc)
+        hint = ""
+    else:
+        hint = " (run with --traceback or EMVIZ_DEBUG=1 to see the traceback)"
+    return EXIT_FAILURE, f"emviz: error: {type(exc).__name__}: {_one_line(exc)}{hint}"
+
+
+def _stdout_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it (poll reports an error on its write end)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows), or stdout without a descriptor
+        return False

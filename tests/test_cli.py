@@ -235,6 +235,31 @@ def test_python_m_emviz_schema_and_usage(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
 
 
+def test_a_reader_that_closes_stdout_ends_the_command_quietly(tmp_path):
+    # `emviz schema | head -c 3000` printed "emviz: error: BrokenPipeError ..." and exited 1.
+    env = {**os.environ, "EMVIZ_DEBUG": ""}
+    for command in ("schema", "panels"):
+        proc = subprocess.Popen([sys.executable, "-m", "emviz", command], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, cwd=tmp_path, env=env)
+        proc.stdout.close()  # before emviz has imported itself: its first write finds no reader
+        err = proc.stderr.read()
+        proc.stderr.close()
+        assert proc.wait(timeout=120) == 141 and err == b""
+
+
+def test_a_broken_pipe_elsewhere_is_a_failure(capsys, monkeypatch):
+    # Only a closed stdout is quiet: ffmpeg's pipe breaking while an MP4 is written is a failure.
+    import emviz.pipeline
+
+    def ffmpeg_died(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(emviz.pipeline, "run", ffmpeg_died)
+    monkeypatch.delenv("EMVIZ_DEBUG", raising=False)
+    code, _, err = cli(capsys, "render", "c.yaml")
+    assert code == 1 and err.startswith("emviz: error: BrokenPipeError: [Errno 32] Broken pipe (run with")
+
+
 # ---------------------------------------------------------------------------------------------- commands
 def test_validate_prints_ok_and_writes_nothing(tmp_path, capsys):
     config = write(tmp_path, CONFIG)
