@@ -3,8 +3,8 @@
 The band is sized from the title's font and its number of lines, never from its current text, so the
 frames' title can change (iteration, log-likelihood) while the layout stays frozen. Constrained layout
 then places every Axes, its title, tick labels and colour bars inside the rest of the figure; a last
-measurement lowers that area if anything still reaches into the band (an artist the layout engine
-does not account for), so a title and a panel never overlap.
+measurement shrinks that area if anything still reaches into the band or out of the figure (what the
+layout engine cannot place exactly), so a title and a panel never overlap and nothing is cut off.
 
 Sizes here are in inches and points, not pixels: a still is also saved at other resolutions.
 """
@@ -16,7 +16,7 @@ import warnings
 from emviz.errors import InputError
 
 __all__ = ["LINE_SPACING", "PAD_ABOVE", "PAD_BELOW", "LAYOUT_PAD", "TITLE_WIDTH", "title_band_inches",
-           "title_bottoms", "fit_title_font", "title_texts", "freeze_below_band", "band_intrusion",
+           "title_bottoms", "fit_title_font", "title_texts", "freeze_below_band", "overflow",
            "drawn_axes"]
 
 #: Distance between the bottoms of two title lines, in units of the title's font size (matplotlib's).
@@ -29,8 +29,9 @@ PAD_BELOW = 0.6
 TITLE_WIDTH = 0.96
 #: Constrained layout's padding around each Axes (inches).
 LAYOUT_PAD = {"h_pad": 0.04, "w_pad": 0.04}
-#: Rounds of "measure, lower the panels' area" after the layout, for artists the layout misses.
-_EXTRA_ROUNDS = 2
+#: Rounds of "measure, shrink the panels' area" after the layout, for what the layout misses (an
+#: equal-aspect Axes moves by half of what its cell shrinks, so a few rounds may be needed).
+_EXTRA_ROUNDS = 3
 
 
 def title_band_inches(font_points: float, n_lines: int) -> float:
@@ -91,12 +92,16 @@ def title_texts(figure, lines, font_points: float) -> list:
 def freeze_below_band(figure, band_inches: float, what: str = "") -> None:
     """Lay ``figure``'s Axes out with constrained layout below a band of ``band_inches``, then freeze it.
 
-    The figure must use constrained layout. Afterwards its layout engine is switched off, so nothing
-    moves when the frames change the title or the panels' artists.
+    Constrained layout keeps each Axes' decorations (titles, tick labels, colour bars, legends) in the
+    area below the band; what it cannot place exactly (a legend beside an equal-aspect 3D Axes, say)
+    is measured afterwards, and the area shrinks on that side until every drawn Axes is inside it.
+    Then the layout engine is switched off, so nothing moves when frames change the title or the
+    panels' artists.
 
     Parameters
     ----------
     figure : matplotlib.figure.Figure
+        Using constrained layout.
     band_inches : float
         Height of the title band at the top; 0 lays out the whole figure.
     what : str
@@ -105,40 +110,54 @@ def freeze_below_band(figure, band_inches: float, what: str = "") -> None:
     Raises
     ------
     InputError
-        When the figure is too small for its Axes (constrained layout collapses them).
+        When the figure is too small for its Axes (constrained layout collapses them) even before
+        anything is taken in from the edges.
     """
-    height_px = figure.bbox.height
-    band_bottom = 1.0 - band_inches / figure.get_size_inches()[1]  # figure fraction
-    top = band_bottom
-    engine = figure.get_layout_engine()
+    width_px, height_px = figure.bbox.width, figure.bbox.height
+    band_bottom_px = height_px - band_inches * figure.dpi
+    area = (0.0, 0.0, 1.0, band_bottom_px / height_px)  # left, bottom, right, top in figure fractions
+    laid_out = None  # the last area that the layout fitted in
     for _ in range(1 + _EXTRA_ROUNDS):
-        if top <= 0:
-            _too_small(figure, what)
-        engine.set(rect=(0.0, 0.0, 1.0, top), **LAYOUT_PAD)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            figure.draw_without_rendering()
-        if any("collapsed" in str(w.message) for w in caught):
-            _too_small(figure, what)
-        if band_inches <= 0:
+        fits = area[2] > area[0] and area[3] > area[1] and _lay_out(figure, area)
+        if not fits:
+            if laid_out is None:
+                _too_small(figure, what)
+            # Shrinking the area to take in what stuck out collapsed the layout: keep the last one
+            # that fitted (in a figure this small, a legend may stick out; the panels still show).
+            _lay_out(figure, laid_out)
             break
-        # Lower the panels' area by what still reaches into the band, plus a pixel for rounding.
-        over = band_intrusion(figure, figure.canvas.get_renderer(), band_bottom * height_px)
-        if over <= 0:
+        laid_out = area
+        over = overflow(figure, figure.canvas.get_renderer(), band_bottom_px)
+        if max(over) <= 0:
             break
-        top -= (over + 1.0) / height_px
+        # Shrink the area on each side by what stuck out, plus a pixel for rounding.
+        shrink = [(o + 1.0) / size if o > 0 else 0.0 for o, size in zip(over, (width_px, height_px) * 2)]
+        area = (area[0] + shrink[0], area[1] + shrink[1], area[2] - shrink[2], area[3] - shrink[3])
     figure.set_layout_engine("none")
 
 
-def band_intrusion(figure, renderer, band_bottom_px: float) -> float:
-    """Pixels by which the highest drawn Axes (with its titles, labels, colour bars) reaches above
-    ``band_bottom_px``; 0 or less when none does."""
-    over = float("-inf")
+def _lay_out(figure, area) -> bool:
+    """Run constrained layout in ``area`` (left, bottom, right, top); False if it collapsed an Axes."""
+    left, bottom, right, top = area
+    figure.get_layout_engine().set(rect=(left, bottom, right - left, top - bottom), **LAYOUT_PAD)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figure.draw_without_rendering()
+    return not any("collapsed" in str(w.message) for w in caught)
+
+
+def overflow(figure, renderer, band_bottom_px: float | None = None) -> tuple[float, float, float, float]:
+    """Pixels by which the drawn Axes (with titles, labels, colour bars, legends) reach beyond the
+    figure's left, bottom and right edges and above ``band_bottom_px`` (default: the top edge);
+    0 or less on a side where none does."""
+    top = figure.bbox.height if band_bottom_px is None else band_bottom_px
+    worst = [float("-inf")] * 4
     for ax in drawn_axes(figure):
         box = ax.get_tightbbox(renderer)
         if box is not None:
-            over = max(over, box.y1 - band_bottom_px)
-    return over
+            sides = (-box.x0, -box.y0, box.x1 - figure.bbox.width, box.y1 - top)
+            worst = [max(w, s) for w, s in zip(worst, sides)]
+    return tuple(worst)
 
 
 def drawn_axes(figure) -> list:
