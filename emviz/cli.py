@@ -145,14 +145,35 @@ def _cmd_render_trace(args) -> int:
     panels = [(f"--panels {text}", _yaml_arg(text, "--panels")) for text in args.panels]
     schedule = _yaml_arg(args.schedule, "--schedule") if args.schedule is not None else None
     iterations = _yaml_arg(args.iterations, "--iterations") if args.iterations is not None else None
-    written = render_trace(args.trace, panels, args.out, fps=args.fps, schedule=schedule, iterations=iterations,
-                           hold_last=args.hold_last, title=args.title,
-                           style={k: v for k, v in (("theme", args.theme), ("dpi", args.dpi),
-                                                    ("size", list(args.size) if args.size else None)) if v is not None},
-                           progress=not args.quiet)
+    try:
+        written = render_trace(args.trace, panels, args.out, fps=args.fps, schedule=schedule, iterations=iterations,
+                               hold_last=args.hold_last, title=args.title,
+                               style={k: v for k, v in (("theme", args.theme), ("dpi", args.dpi),
+                                                        ("size", list(args.size) if args.size else None)) if v is not None},
+                               progress=not args.quiet)
+    except InputError as exc:
+        raise InputError(_as_flag(str(exc), args)) from None
     if not args.quiet:
         print(f"wrote {written}")
     return EXIT_OK
+
+
+#: render_trace's argument names as its errors start, and the flag (and ``args`` attribute) that gave each.
+_FLAGS = (("style.size", "--size", "size"), ("style.dpi", "--dpi", "dpi"), ("fps", "--fps", "fps"),
+          ("hold_last", "--hold-last", "hold_last"), ("title", "--title", "title"),
+          ("schedule", "--schedule", "schedule"), ("iterations", "--iterations", "iterations"))
+
+
+def _as_flag(message: str, args) -> str:
+    """An error of :func:`render_trace` named by the flag the user typed: ``style.size: must be > 0``
+    becomes ``--size 0 3: style.size: must be > 0`` (a style key the trace's saved config gave is left alone)."""
+    for key, flag, attr in _FLAGS:
+        given = getattr(args, attr, None)
+        if given is not None and re.match(rf"{re.escape(key)}(?=[:.\[])", message):
+            shown = " ".join(f"{v:g}" for v in given) if isinstance(given, list) else \
+                f"{given:g}" if isinstance(given, float) else str(given)
+            return f"{flag} {shown}: {message}" if len(shown) <= 60 else f"{flag}: {message}"
+    return message
 
 
 # ============================================================================================ main

@@ -42,7 +42,10 @@ def render_trace(trace, panels, path, *, fps=10.0, schedule=None, iterations=Non
     trace_path = None if isinstance(trace, Trace) else Path(trace)
     trace = trace if isinstance(trace, Trace) else Trace.load(trace)
     style = _saved_style(trace, style)
-    kind = output_kind(str(path))
+    try:
+        kind = output_kind(str(path))
+    except InputError as exc:  # the suffix: name the path, as every other problem with it does
+        raise InputError(f"{path}: {exc}") from None
     register_panels()
     specs = []
     for item in panels:

@@ -8,7 +8,7 @@ on stderr, ``emviz: error: ...``, naming the key, file or argument and the probl
 :func:`emviz.cli.main`; the cases in ``SUBPROCESS`` also run as ``python -m emviz`` to prove that no
 traceback reaches stderr from a real process.
 
-The catalogue holds 112 bad inputs (``test_catalogue_size`` keeps this count honest), in groups:
+The catalogue holds 116 bad inputs (``test_catalogue_size`` keeps this count honest), in groups:
 
 - YAML and the document (13): syntax error, a list, a scalar, an empty file, duplicate keys, Python
   tags that would run a command or import a name (refused, and nothing runs), an alias bomb,
@@ -37,11 +37,11 @@ The catalogue holds 112 bad inputs (``test_catalogue_size`` keeps this count hon
   without CUDA, an unknown device.
 - ``--set`` overrides (6): an unknown path (did you mean), a badly typed value, no ``=``, an empty
   path segment, an index beyond the list, a Python tag in the value.
-- Trace files and ``render-trace`` (13): missing, truncated, not a trace, a ``.npy`` instead of an
+- Trace files and ``render-trace`` (17): missing, truncated, not a trace, a ``.npy`` instead of an
   ``.npz``, from a future schema version, an object array (the pickle payload never runs), NaN
   parameters, a covariance that is not positive definite, weights that do not sum to 1, a panel for
-  the wrong dimension, an output folder over the trace's folder, a title too
-  long, iterations beyond the trace.
+  the wrong dimension, an output folder over the trace's folder, a title too long, iterations beyond
+  the trace, a size of zero, a negative dpi, a bad schedule (each named by its flag), an unknown suffix.
 """
 
 from __future__ import annotations
@@ -379,9 +379,20 @@ CASES = {
         lambda d, g: ["render-trace", trace_file(d, g), "--panels", "components", "--out", d / "in", "--quiet"],
         "{d}/in holds the trace file, which a folder output would delete"),
     "render-trace title too long": (lambda d, g: render_trace(d, trace_file(d, g), "--title", "x" * 300),
-                                    "title: at most 200 characters fit above a frame (got 300)"),
+                                    "error: --title: title: at most 200 characters fit above a frame (got 300)"),
     "render-trace iterations beyond the trace": (lambda d, g: render_trace(d, trace_file(d, g), "--iterations", "[0, 99]"),
-                                                 "iterations[1]: iteration 99 is beyond the trace, which has iterations 0..3"),
+                                                 "error: --iterations [0, 99]: iterations[1]: iteration 99 is beyond "
+                                                 "the trace, which has iterations 0..3"),
+    # A flag's problem is named by the flag typed, not the render argument it becomes.
+    "render-trace size of zero": (lambda d, g: render_trace(d, trace_file(d, g), "--size", "0", "3"),
+                                  "error: --size 0 3: style.size: must be > 0 and <= 100, got 0.0"),
+    "render-trace negative dpi": (lambda d, g: render_trace(d, trace_file(d, g), "--dpi", "-5"),
+                                  "error: --dpi -5: style.dpi: must be > 0 and <= 1200, got -5.0"),
+    "render-trace bad schedule": (lambda d, g: render_trace(d, trace_file(d, g), "--schedule", "{every: 0}"),
+                                  "error: --schedule {every: 0}: schedule.every: must be >= 1, got 0"),
+    "render-trace unknown suffix": (lambda d, g: ["render-trace", trace_file(d, g), "--panels", "components",
+                                                  "--out", d / "out" / "x.jpeg", "--quiet"],
+                                    "error: {d}/out/x.jpeg: cannot write '.jpeg' files (did you mean '.png'?)"),
 }
 
 #: Also run as ``python -m emviz`` (a real process: no traceback may reach stderr).
@@ -401,7 +412,7 @@ def _has_cuda() -> bool:
 
 
 def test_catalogue_size():
-    assert len(CASES) == 112
+    assert len(CASES) == 116
     assert set(SUBPROCESS) <= set(CASES)
 
 
