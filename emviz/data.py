@@ -211,7 +211,9 @@ def sample_mixture(spec, seed: int = 0) -> Dataset:
     else:
         sizes = split_counts(spec.n_samples, truth.weights)
     X, labels = truth.sample(sizes, seed=seed)
-    columns = ("x",) if truth.n_features == 1 else tuple(f"x{j + 1}" for j in range(truth.n_features))
+    # 0-based, as a headerless file's columns and the panels' ``features`` option count: the axis
+    # labelled x2 is feature 2 (1-based names had x2 on the axis for features: [0, 1]).
+    columns = ("x",) if truth.n_features == 1 else tuple(f"x{j}" for j in range(truth.n_features))
     return Dataset(X=X, labels=labels, truth=truth, name="mixture", columns=columns)
 
 

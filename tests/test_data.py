@@ -58,7 +58,8 @@ def test_mixture_with_covariances_and_n_samples():
 def test_mixture_per_feature_stds():
     data = load_data({"mixture": {"means": [[0.0, 10.0]], "stds": [[1.0, 3.0]], "sizes": [4000]}})
     np.testing.assert_allclose(data.X.std(axis=0), [1.0, 3.0], rtol=0.05)
-    assert data.columns == ("x1", "x2")
+    # Named as a headerless file's columns and the features option count them: from 0.
+    assert data.columns == ("x0", "x1")
 
 
 @pytest.mark.parametrize("mixture, needle", [
