@@ -365,7 +365,8 @@ def _diagnose_csv(path: Path, skip: int, n_fields: int, idx: list[int], header) 
             if len(row) < n_fields:
                 raise InputError(f"{path}: line {line}: has {len(row)} fields, expected {n_fields}")
             for j in idx:
-                where = f"{path}: line {line}, column {j + 1}" + (f" ({header[j]!r})" if header else "")
+                # The column's name too (a headerless file's is x<index>, as on the axes and in columns: [j]).
+                where = f"{path}: line {line}, column {j + 1} ({header[j] if header else f'x{j}'!r})"
                 text = row[j].strip()
                 if not text:
                     raise InputError(f"{where}: empty cell; every value must be a number")

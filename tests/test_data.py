@@ -180,7 +180,8 @@ def test_csv_non_numeric_columns_can_be_left_out(tmp_path):
     ("\n  \n", "file is empty"),
     ("a,b\n", "has a header row but no data rows"),
     ("a,b\n1,2\n3,x\n", "line 3, column 2 ('b'): 'x' is not a number"),
-    ("1,2\n3,oops\n", "line 2, column 2: 'oops' is not a number"),
+    # Headerless: the column's name as the axes and columns: [1] know it, beside the editor's column number.
+    ("1,2\n3,oops\n", "line 2, column 2 ('x1'): 'oops' is not a number"),
     ("a,b\n1,2\n\n3,nan\n", "line 4, column 2 ('b'): nan is not allowed; values must be finite"),
     ("a,b\n1,2\n-inf,3\n", "line 3, column 1 ('a'): -inf is not allowed"),
     ("a,b\n1,\n", "line 2, column 2 ('b'): empty cell"),
