@@ -82,7 +82,11 @@ class Plan:
             f"max_iter={m.max_iter}, tol={m.tol:g}, {m.dtype} on {self.fitter.device}",
         ]
         if self.config.runs is not None:
-            lines.append(f"  runs:    {', '.join(repr(r.name) for r in self.config.runs)}")
+            # Each run with what it changes in the model: "'hard EM' (algorithm hard)".
+            runs = [repr(r.name) + (f" ({', '.join(f'{k} {v}' for k, v in changes.items())})" if changes else "")
+                    for r in self.config.runs
+                    for changes in [r.model.model_dump(exclude_none=True, mode="json") if r.model else {}]]
+            lines.append(f"  runs:    {', '.join(runs)}")
         for path in self.trace_paths().values():
             if path is not None:
                 lines.append(f"  trace:   {path}")
@@ -90,9 +94,14 @@ class Plan:
         for i, output, target in self.outputs():
             settings = output_settings(c, i)
             names = ", ".join(p if isinstance(p, str) else next(iter(p)) for p in output.panels)
-            frames = (f"iterations {settings['iterations']}" if "iterations" in settings
-                      else f"schedule {settings.get('schedule') or 'default'}")
+            if output.overlay:
+                names += " + overlay " + ", ".join(p if isinstance(p, str) else next(iter(p)) for p in output.overlay)
+            if output.runs is not None:
+                names += f" of run{'s' if len(output.runs) > 1 else ''} {', '.join(map(repr, output.runs))}"
             kind = output_kind(output.path)
+            frames = (f"iterations {settings['iterations']}" if "iterations" in settings
+                      else f"schedule {settings.get('schedule') or 'default'}" if kind != "still" or "schedule" in settings
+                      else f"iteration {max_iter} (the last)")
             lines.append(f"  output:  {target}  [{kind}: {names}; {frames}{_length(settings, kind, max_iter, m.tol)}]")
         return "\n".join(lines)
 
@@ -103,8 +112,8 @@ def _length(settings: dict, kind: str, max_iter: int, tol: float) -> str:
 
     if "iterations" in settings:
         count = len(set(settings["iterations"]))
-    elif kind == "still":
-        count = 1
+    elif kind == "still" and "schedule" not in settings:
+        count = 1  # a still without iterations shows the last one
     else:
         spec = settings.get("schedule")
         count = len((parse_schedule(spec) if spec is not None else DEFAULT_SCHEDULE).iterations(max_iter))
@@ -112,6 +121,8 @@ def _length(settings: dict, kind: str, max_iter: int, tol: float) -> str:
     up_to = "up to " if tol > 0 and "iterations" not in settings else ""
     if kind == "still":
         return f"; {count} cell{'s' if count != 1 else ''}" if count > 1 else ""
+    if kind == "folder":  # PNG files keep no durations: fps and seconds would mean nothing
+        return f"; {up_to}{count} frames"
     seconds = count / settings["fps"] + settings["hold_last"]
     return f", {settings['fps']:g} fps; {up_to}{count} frames, {seconds:.1f} s"
 

@@ -421,6 +421,37 @@ def test_dry_run_says_frames_and_seconds_per_output(tmp_path, capsys):
     assert "still.png  [still: _t1d; iterations [0, 2, 4]; 3 cells]" in out
 
 
+RUNS_PLAN = CONFIG.replace("    panels: [_t1d]\n", """\
+    panels: [components]
+    overlay: [curves]
+  - path: grid.pdf
+    panels: [components]
+    runs: [hard EM]
+    frames: {schedule: {log: 3}}
+  - path: last.png
+    panels: [components]
+  - path: frames
+    panels: [components]
+    frames: {schedule: [0, 2]}
+runs:
+  - name: EM
+  - {name: hard EM, model: {algorithm: hard, seed: 3}}
+""")
+
+
+def test_dry_run_names_runs_overlays_and_what_each_still_draws(tmp_path, capsys):
+    code, out, err = cli(capsys, "render", write(tmp_path, RUNS_PLAN), "--out", tmp_path / "out", "--dry-run")
+    assert code == 0, err
+    assert "  runs:    'EM', 'hard EM' (seed 3, algorithm hard)\n" in out
+    assert "anim.gif  [animation: components + overlay curves; schedule" in out
+    # A still's schedule makes a grid (it said "1 cell" before); a still without one shows the last iteration.
+    assert "grid.pdf  [still: components of run 'hard EM'; schedule {'log': 3}; 3 cells]" in out
+    assert "last.png  [still: components; iteration 4 (the last)]" in out
+    # A folder of PNGs keeps no durations: no fps or seconds.
+    assert "frames  [folder: components; schedule [0, 2]; 3 frames]" in out
+    assert not (tmp_path / "out").exists()
+
+
 @needs_pipeline
 def test_only_writes_the_named_output(tmp_path, capsys):
     config = write(tmp_path, TWO_OUTPUTS.replace("_t1d", "components"))
