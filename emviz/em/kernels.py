@@ -23,7 +23,8 @@ Two ways to evaluate a step are provided:
 * **moments**: the weighted log-density is linear in the features ``phi(x) = [1, x, m(x)]`` where ``m(x)``
   are the second moments the covariance type needs (``x_i x_j`` for i <= j; ``x_d^2``; ``|x|^2``). The
   E-step is then one matrix product ``W^T @ phi(X)`` and the M-step's sufficient statistics another,
-  ``phi(X) @ resp^T``: two passes over a (P, N) array instead of K passes over (N, D) temporaries. It
+  ``resp @ phi(X)^T``: two passes over a (P, N) array instead of K passes over (N, D) temporaries
+  (:class:`emviz.em.plan.MomentsPlan` does the parameter work around them in few ops). It
   expands ``(x - mu)^T P (x - mu)``, which loses about ``eps * (|x - c| / sigma)^2`` to cancellation
   (c: the data's centre, which the fitter subtracts); in float64 that is far below the tolerances that
   matter, in float32 it is not, hence the direct path there.
