@@ -18,12 +18,14 @@ coefficient and regularisation tensors of one fit and does each step's parameter
   coefficients (0, +-1/2, 1, -1: exact in floating point). ``log w`` is added, not multiplied in, so that
   a zero weight stays ``-inf`` in its own entry instead of turning its whole row into NaN.
 
-The diagonal and spherical types have no (D, D) work to fuse and use :mod:`emviz.em.kernels` directly.
-Every tensor this returns is fresh (a recorder may keep references to it); nothing reads the host.
+Work buffers (and the views into them) are made once per fit, since on small data even a view costs
+about as much as the arithmetic behind it. The parameters :meth:`MomentsPlan.estimate` returns are fresh
+tensors (a recorder may keep references to them); W and the Cholesky factor live in buffers that the
+next step overwrites. Nothing reads the host. The diagonal and spherical types have no (D, D) work to
+fuse and use :mod:`emviz.em.kernels` directly.
 """
 
 from __future__ import annotations
-
 
 import torch
 
