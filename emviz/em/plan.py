@@ -31,7 +31,7 @@ import torch
 
 from emviz.em import kernels as K
 
-__all__ = ["MomentsPlan", "EMPTY_COMPONENT_MASS", "keep_previous"]
+__all__ = ["EMPTY_COMPONENT_MASS", "MomentsPlan", "keep_previous"]
 
 #: A component whose responsibilities sum to less than this many points is treated as empty and keeps
 #: its previous mean and covariance (its weight still follows the data). Far below one point, so it
@@ -70,7 +70,7 @@ class MomentsPlan:
 
     def _build(self, dtype, device) -> None:
         k, d = self.k, self.d
-        opts = dict(dtype=dtype, device=device)
+        opts = {"dtype": dtype, "device": device}
         i, j = torch.triu_indices(d, d)
         pos = torch.empty(d, d, dtype=torch.long)
         pos[i, j] = torch.arange(len(i))
