@@ -7,7 +7,7 @@ import torch
 
 from emviz.errors import InputError
 
-__all__ = ["resolve_device", "resolve_dtype", "check_data", "structured_covariances"]
+__all__ = ["check_data", "resolve_device", "resolve_dtype", "structured_covariances"]
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
