@@ -8,13 +8,14 @@ on stderr, ``emviz: error: ...``, naming the key, file or argument and the probl
 :func:`emviz.cli.main`; the cases in ``SUBPROCESS`` also run as ``python -m emviz`` to prove that no
 traceback reaches stderr from a real process.
 
-The catalogue holds 116 bad inputs (``test_catalogue_size`` keeps this count honest), in groups:
+The catalogue holds 120 bad inputs (``test_catalogue_size`` keeps this count honest), in groups:
 
 - YAML and the document (13): syntax error, a list, a scalar, an empty file, duplicate keys, Python
   tags that would run a command or import a name (refused, and nothing runs), an alias bomb,
   nesting too deep, a key that is not a name, not UTF-8, a missing config, a config that is a folder.
-- Unknown keys at every level, with "did you mean" (10): top level, data.mixture, model, model.init,
-  record, frames, style, outputs[0], runs[0].model, and a schedule mapping.
+- Unknown keys at every level, with "did you mean" (12): top level, data.mixture, model, model.init,
+  record, frames, style, outputs[0], runs[0].model, a schedule mapping, and a key of the other
+  section (a frames key under style, a style key under an output's frames: they say where they go).
 - Wrong types (6) and bad counts (7): words for numbers, a misspelt choice, a mapping for a list,
   a string for a bool; zero or negative K, max_iter, sizes, resp_points, fps, and K larger than N.
 - Mixture and init parameters (9): means/stds/sizes of mismatched lengths, covariances not symmetric
@@ -35,8 +36,9 @@ The catalogue holds 116 bad inputs (``test_catalogue_size`` keeps this count hon
 - Runs and devices (7): duplicate run names, an output naming an unknown run, an overlay of a panel
   that draws one run, a still grid with an overlay, a bad model change in a run, ``device: cuda``
   without CUDA, an unknown device.
-- ``--set`` overrides (6): an unknown path (did you mean), a badly typed value, no ``=``, an empty
-  path segment, an index beyond the list, a Python tag in the value.
+- ``--set`` overrides (8): an unknown path (did you mean), a badly typed value, no ``=``, an empty
+  path segment, an index beyond the list, a style key under frames and a frames key on an output
+  (each with the --set to write), a Python tag in the value.
 - Trace files and ``render-trace`` (17): missing, truncated, not a trace, a ``.npy`` instead of an
   ``.npz``, from a future schema version, an object array (the pickle payload never runs), NaN
   parameters, a covariance that is not positive definite, weights that do not sum to 1, a panel for
@@ -205,6 +207,13 @@ CASES = {
                                    f"{C}:12: runs[0].model.n_compnents: unknown key (did you mean 'n_components'?)"),
     "unknown key: schedule": (lambda d, g: render(d, edit("schedule: all", "schedule: {dense: 2, evry: 2}")),
                               f"{C}:7: frames.schedule: unknown key 'evry' (did you mean 'every'?)"),
+    # A key of the other section says where it goes, not just "unknown key".
+    "frames key under style": (lambda d, g: render(d, edit("size: [3, 2]}", "size: [3, 2], fps: 4}")),
+                               f"{C}:8: style: fps is a frames key: write it under frames, frames: {{fps: 4}}"),
+    "style key under an output's frames": (lambda d, g: render(d, edit("panels: [components]",
+                                                                       "panels: [components]\n    frames: {dpi: 40}")),
+                                           f"{C}:12: outputs[0].frames: dpi is a style key: write it under style, "
+                                           "style: {dpi: 40}"),
     # -- wrong types
     "integer written as a word": (lambda d, g: render(d, edit("n_components: 2", "n_components: two")),
                                   f"{C}:4: model.n_components: must be an integer (got 'two')"),
@@ -354,6 +363,11 @@ CASES = {
     "--set empty path segment": (lambda d, g: render(d, BASE, "--set", "model..max_iter=3"), "--set model..max_iter=3: 'model..max_iter' is not a key path"),
     "--set index beyond the list": (lambda d, g: render(d, BASE, "--set", "outputs[3].path=x.gif"),
                                     "--set outputs[3].path=x.gif: outputs has 1 item(s), there is no outputs[3]"),
+    "--set a style key under frames": (lambda d, g: render(d, BASE, "--set", "frames.theme=dark"),
+                                       "--set frames.theme=dark: frames.theme: theme is a style key; write --set style.theme=dark"),
+    "--set a frames key on an output": (lambda d, g: render(d, BASE, "--set", "outputs[0].fps=3"),
+                                        "--set outputs[0].fps=3: outputs[0].fps: fps is a frames key; "
+                                        "write --set outputs[0].frames.fps=3"),
     "--set python tag": (lambda d, g: render(d, BASE, "--set", f"model.max_iter=!!python/object/apply:os.system ['touch {d / 'PWNED'}']"),
                          "the tag !!python/object/apply:os.system is not allowed"),
     # -- trace files (render-trace)
@@ -412,7 +426,7 @@ def _has_cuda() -> bool:
 
 
 def test_catalogue_size():
-    assert len(CASES) == 116
+    assert len(CASES) == 120
     assert set(SUBPROCESS) <= set(CASES)
 
 

@@ -147,8 +147,24 @@ def _check_workers(value):
     raise ValueError(f"must be an integer >= 1 or 'auto' (got {show(value)})")
 
 
+def _misplaced(data, keys, section: str):
+    """Refuse a key of the other section (``style: {fps: 5}``) with where it goes, not "unknown key"."""
+    if isinstance(data, dict):
+        for key in keys:
+            if key in data:
+                raise ValueError(f"{key} is a {section} key: write it under {section}, {section}: "
+                                 f"{{{key}: {show(data[key])}}}")
+    return data
+
+
+
 class FramesSection(StrictModel):
     """Which iterations become frames, and how fast they play."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_style_keys(cls, data):
+        return _misplaced(data, (StyleSection if cls is FramesSection else StyleOverride).model_fields, "style")
 
     schedule: ScheduleSpec = None
     fps: float = Field(10.0, gt=0, le=MAX_FPS, allow_inf_nan=False)
@@ -163,6 +179,11 @@ class FramesSection(StrictModel):
 class FramesOverride(StrictModel):
     """Per-output frame keys: only the keys given replace the frames section's."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_style_keys(cls, data):
+        return _misplaced(data, (StyleSection if cls is FramesSection else StyleOverride).model_fields, "style")
+
     schedule: ScheduleSpec = None
     fps: float | None = Field(None, gt=0, le=MAX_FPS, allow_inf_nan=False)
     hold_last: float | None = Field(None, ge=0, le=MAX_HOLD_SECONDS, allow_inf_nan=False)
@@ -172,6 +193,12 @@ class FramesOverride(StrictModel):
 
 class StyleSection(StrictModel):
     """How frames look."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_frame_keys(cls, data):
+        # The other section at the same level: an output's frames take no workers.
+        return _misplaced(data, (FramesSection if cls is StyleSection else FramesOverride).model_fields, "frames")
 
     theme: Literal["light", "dark"] = "light"
     dpi: float = Field(100.0, gt=0, le=1200, allow_inf_nan=False)

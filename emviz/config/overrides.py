@@ -33,6 +33,27 @@ def parse_override(text: str) -> tuple[tuple, Any]:
     return parse_path(key.strip()), value
 
 
+def _moved(parent_path: tuple, key, parent) -> tuple | None:
+    """Where a frames key given under style (or a style key under frames, or either directly under an
+    output) belongs: ``("frames", "fps")`` for ``style.fps``; None when it belongs nowhere else."""
+    from emviz.config.models import FramesOverride, FramesSection, OutputSpec, StyleOverride, StyleSection
+
+    if not isinstance(key, str):
+        return None
+    sections = {"frames": (FramesSection, FramesOverride), "style": (StyleSection, StyleOverride)}
+    if parent is OutputSpec:
+        base = parent_path
+    elif parent in (*sections["frames"], *sections["style"]):
+        base = parent_path[:-1]
+    else:
+        return None
+    in_output = bool(base)  # under outputs[i]: the override models' keys
+    for section, (top, override) in sections.items():
+        if parent not in (top, override) and key in (override if in_output else top).model_fields:
+            return (*base, section, key)
+    return None
+
+
 def apply_override(data: dict, lines: dict, text: str, label: str | None = None) -> None:
     path, value = parse_override(text)
     annotation: Any = Config
@@ -42,6 +63,10 @@ def apply_override(data: dict, lines: dict, text: str, label: str | None = None)
         here = dotted(path[: depth + 1])
         if annotation is None:
             parent = model_at(Config, path[:depth])
+            moved = _moved(path[:depth], part, parent)
+            if moved is not None:
+                raise InputError(f"--set {text}: {here}: {part} is a {moved[-2]} key; write "
+                                 f"--set {dotted(moved)}={text.partition('=')[2]}")
             hint = did_you_mean(str(part), parent.model_fields) if parent else ""
             raise InputError(f"--set {text}: {here}: unknown key{hint}")
         is_last = depth == len(path) - 1
