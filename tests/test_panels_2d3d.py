@@ -339,6 +339,20 @@ def test_cloud3d_renders_in_a_scene(trace3):
     assert first.shape == last.shape and not np.array_equal(first, last)
 
 
+@pytest.mark.parametrize("options", [{}, {"azim": 100.0, "rotate_degrees": -250.0, "elev": 50.0, "legend": False}])
+def test_cloud3d_z_label_stays_right_of_the_box_and_in_the_figure(trace3, options):
+    # The default turn (-60 to 30 degrees) swung the z axis to the box's left edge from azimuth 0 on,
+    # and its label left the figure (the layout is fixed at the first frame): x0 < 0 in 11 of 31 frames on iris.
+    scene = Scene([{"cloud3d": options}], trace3, style={"size": [4, 3], "dpi": 40})
+    renderer = FrameRenderer(scene)
+    ax = scene.axes[0]
+    for t in range(T + 1):
+        renderer.frame(t)
+        label = ax.zaxis.label.get_window_extent(scene.figure.canvas.get_renderer())
+        assert scene.figure.bbox.x0 <= label.x0 and label.x1 <= scene.figure.bbox.x1, (t, ax.azim, label)
+        assert label.x0 > (ax.bbox.x0 + ax.bbox.x1) / 2, (t, ax.azim, label)
+
+
 # ---------------------------------------------------------------------- checks and options
 def test_wrong_dimension():
     with pytest.raises(InputError, match="ellipses.*D=1"):

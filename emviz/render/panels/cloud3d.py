@@ -281,12 +281,30 @@ class Cloud3DPanel(Panel):
         for k, mean in enumerate(art["means"]):
             mean.set_data_3d([means[t, k, 0]], [means[t, k, 1]], [means[t, k, 2]])
         ax = art["points"].axes
-        ax.view_init(elev=self.elev, azim=self.azimuth(t))
+        azim = self.azimuth(t)
+        ax.view_init(elev=self.elev, azim=azim)
+        _z_axis_on_the_right(ax, azim)
         return [art["points"], *art["wireframes"], *art["paths"], *art["means"]]
 
     def point_colors(self, t: int) -> np.ndarray:
         """RGBA of the recorded points at iteration ``t``: ``resp[t] @ colors``, the panel's alpha; (M, 4)."""
         return responsibility_rgba(self._trace.resp[t], self._colors, self.alpha)
+
+
+def _z_axis_on_the_right(ax, azim: float) -> None:
+    """Draw the z axis (ticks and label) on the box's right-hand vertical edge at this azimuth.
+
+    matplotlib's default edge swaps sides as the camera turns (for azimuths in (0, 90), among others,
+    it is on the left), and the layout, computed once at the first frame, leaves no room there: the z
+    label left the figure. Its ``"upper"`` edge is on the right for azimuths in [-90, 90], ``"lower"``
+    for the other half turn.
+    """
+    side = "upper" if np.cos(np.radians(azim)) >= 0 else "lower"
+    try:
+        ax.zaxis.set_label_position(side)
+        ax.zaxis.set_ticks_position(side)
+    except ValueError:  # matplotlib < 3.8: a 3D axis has no choice of edge
+        pass
 
 
 def clear_turn(azim: float, rotate_degrees: float) -> float:
