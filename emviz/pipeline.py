@@ -135,15 +135,15 @@ def run(config_or_path, out=".", overrides=(), device=None, dry_run=False, progr
     config_or_path : path-like, mapping or Config
     out : path-like
         Directory the outputs and the trace are written under (created when needed).
-    overrides : iterable of str
-        ``"key.path=value"`` overrides, as ``--set`` on the command line.
+    overrides : str or iterable of str
+        ``"key.path=value"`` overrides, as ``--set`` on the command line (a single string is one).
     device : str, optional
         Replaces ``model.device`` (``"cpu"``, ``"cuda"``, ...).
     dry_run : bool
         Check everything and print the plan, but fit and write nothing.
     progress : bool
         Progress bars on stderr.
-    only : list of str, optional
+    only : str or list of str, optional
         Write only these outputs, each named by its ``path`` as in the config or by its file name
         (with or without the suffix); the fit and the trace are as always.
 
@@ -172,7 +172,9 @@ def run(config_or_path, out=".", overrides=(), device=None, dry_run=False, progr
 
 def prepare(config_or_path, out=".", overrides=(), device=None, only=None) -> Plan:
     """Load and check the config, load the data and build the fitter; nothing is written."""
-    overrides = list(overrides)
+    # One string is one override (list("a=1") would be three characters, each a broken --set).
+    overrides = [overrides] if isinstance(overrides, str) else list(overrides)
+    only = [only] if isinstance(only, str) else only
     if device is not None:
         overrides.append((f"model.device={device}", f"--device {device}"))
     config = load_config(config_or_path, overrides)

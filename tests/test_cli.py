@@ -463,6 +463,16 @@ def test_only_writes_the_named_output(tmp_path, capsys):
     assert code == 0 and "anim.gif" in out and "still.png" in out
 
 
+def test_run_takes_one_override_and_one_output_as_strings(tmp_path, capsys):
+    # A string was iterated as characters: "--set m: expected KEY.PATH=VALUE", "--only .: no output".
+    from emviz.pipeline import run
+
+    targets = run(write(tmp_path, TWO_OUTPUTS), out=tmp_path / "out", overrides="model.max_iter=7", only="still",
+                  dry_run=True)
+    assert targets == [tmp_path / "out" / "still.png"]
+    assert "max_iter=7" in capsys.readouterr().out
+
+
 def test_only_an_unknown_output_is_one_line(tmp_path, capsys):
     code, out, err = cli(capsys, "render", write(tmp_path, TWO_OUTPUTS), "--out", tmp_path / "out", "--only", "anim.gf")
     assert code == 2 and len(err.splitlines()) == 1
