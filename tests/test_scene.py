@@ -83,7 +83,11 @@ def test_title_per_frame_and_padding():
             assert scene.shown_title() == scene.title_text(t)
     # Constant width: iteration and log-likelihood are padded to their widest.
     assert len({len(scene.title_text(t)) for t in range(13)}) == 1
-    assert scene.title_text(3).startswith("Iteration \u20073/12")
+    assert scene.title_text(3).startswith("\u2007Iteration 3/12 \u00b7 log-likelihood -")
+    assert scene.title_text(12).startswith("Iteration 12/12 \u00b7 log-likelihood -")
+    # Each number hugs its label: the padding is after it, never between the two.
+    for t in range(13):
+        assert f"log-likelihood {trace.log_likelihood[t]:.2f}" in scene.title_text(t)
 
 
 def test_heading_and_no_title():

@@ -124,7 +124,7 @@ class Scene:
         self.rows, self.cols = resolve_layout(layout, len(self.panels))
         self.heading = _check_title(title)
         self.colors = component_colors(max(run.n_components for run in self.runs.values()))
-        self._ll_width = max(len(_format_ll(v)) for run in self.runs.values() for v in run.log_likelihood)
+        self._ll_widest = max((_format_ll(v) for run in self.runs.values() for v in run.log_likelihood), key=len)
         with self.style.context():
             self._build()
 
@@ -169,39 +169,55 @@ class Scene:
         return [] if self.heading is False else self._title_template().split("\n")
 
     def _add_title(self, lines: list[str], font: float) -> None:
-        """Draw the title in its band: the heading, the template, and its numbers as separate texts.
+        """Draw the title in its band: the heading, the line's words, and its numbers as separate texts.
 
-        The heading and the template stay in the static background; per frame only the numbers are
-        redrawn over the template's blanks (a few glyphs instead of the whole line). Every text is one
-        line aligned at its bottom, so the numbers share the template's baseline exactly.
+        Each piece of the iteration line gets a slot as wide as its widest value ever shown; the words
+        are static (background), and per frame only the numbers are redrawn: the iteration group
+        right-aligned in its slot, each log-likelihood left-aligned, so no number drifts from its label
+        and the words never move. Every text is one line aligned at its bottom (one baseline).
         """
         fig = self.figure
         *heading, template = title_texts(fig, lines, font)
         self._heading_texts = heading
-        # The static words, with blank digit-wide FIGURE_SPACEs where the numbers go: the line has
-        # this width in every frame, and only the numbers (drawn over the blanks) change. It is the
-        # scene's title line, hence the name ``_suptitle`` (kept for callers that read its font size).
+        # The line's font and baseline: the scene's title line, hence ``_suptitle`` (kept for callers
+        # that read its font size). Its text is placed piece by piece below.
         self._suptitle = self._template_text = template
         renderer = self.canvas.get_renderer()
         prop = template.get_fontproperties()
 
         def width(text: str) -> float:
-            return renderer.get_text_width_height_descent(text, prop, ismath=False)[0]
+            return renderer.get_text_width_height_descent(text, prop, ismath=False)[0] if text else 0.0
 
-        line = template.get_text()
-        left = (fig.bbox.width - width(line)) / 2  # centred, as the heading lines are
-        template.set_horizontalalignment("left")
-        template.set_x(left / fig.bbox.width)  # figure fractions: a PDF/SVG still has another dpi
+        slots = self._widest_pieces()
+        x = (fig.bbox.width - width("".join(slots))) / 2  # centred, as the heading lines are
+        y = template.get_position()[1]
+        template.set_text("")
         pieces = self._title_pieces(self.trace.n_iter)
-        for i in range(1, len(pieces), 2):
-            x = left + width(line[: sum(len(p) for p in pieces[:i])])
-            part = fig.text(x / fig.bbox.width, template.get_position()[1], pieces[i], fontproperties=prop,
-                            color=template.get_color(), ha="left", va="bottom")
-            self.title_parts.append(part)
+        for i, (slot, piece) in enumerate(zip(slots, pieces)):
+            right = i == 1
+            if i % 2 == 0 and not piece:
+                continue
+            text = fig.text((x + width(slot) if right else x) / fig.bbox.width, y, piece, fontproperties=prop,
+                            color=template.get_color(), ha="right" if right else "left", va="bottom")
+            if i % 2 == 1:
+                self.title_parts.append(text)
+            x += width(slot)
+
+    def _widest_pieces(self) -> list[str]:
+        """The iteration line's pieces at their widest: what sizes each slot."""
+        n_iter = self.trace.n_iter
+        pieces = self._title_pieces(n_iter)
+        pieces[3::2] = [self._ll_widest] * len(pieces[3::2])
+        return pieces
+
+    def _padded(self, pieces: list[str]) -> str:
+        """The pieces padded to their slots' lengths with U+2007 FIGURE SPACE: one constant-length line."""
+        slots = self._widest_pieces()
+        return "".join(p if i % 2 == 0 else p.rjust(len(slots[i]), FIGURE_SPACE) if i == 1
+                       else p.ljust(len(slots[i]), FIGURE_SPACE) for i, p in enumerate(pieces))
 
     def _title_template(self) -> str:
-        pieces = self._title_pieces(self.trace.n_iter)
-        line = "".join(p if i % 2 == 0 else FIGURE_SPACE * len(p) for i, p in enumerate(pieces))
+        line = "".join(self._widest_pieces())
         return f"{self.heading}\n{line}" if self.heading else line
 
     # ------------------------------------------------------------------ per frame
@@ -219,37 +235,29 @@ class Scene:
         return [a for artists in self._panel_artists for a in artists] + list(self.title_parts)
 
     def _title_pieces(self, t: int) -> list[str]:
-        """The iteration line in pieces: words, iteration, words, log-likelihood (words, number, ...).
-
-        With several runs, each run's log-likelihood follows its name.
-        """
+        """The iteration line in pieces, words and numbers alternating: ``""``, ``Iteration t/T``,
+        `` · log-likelihood ``, its value (with several runs each run's name and value follow)."""
         n_iter = self.trace.n_iter
-        step = str(t).rjust(len(str(n_iter)), FIGURE_SPACE)
-        pieces = ["Iteration ", step]
-        for i, (name, run) in enumerate(self.runs.items()):
-            words = "log-likelihood " if name is None else f"{name} "
-            pieces.append((f"/{n_iter} {_MIDDOT} " if i == 0 else f" {_MIDDOT} ") + words)
-            ll = _format_ll(run.log_likelihood[min(t, run.n_iter)])
-            pieces.append(ll.rjust(self._ll_width, FIGURE_SPACE))
+        pieces = ["", f"Iteration {t}/{n_iter}"]
+        for name, run in self.runs.items():
+            pieces.append(f" {_MIDDOT} " + ("log-likelihood " if name is None else f"{name} "))
+            pieces.append(_format_ll(run.log_likelihood[min(t, run.n_iter)]))
         return pieces
 
     def title_text(self, t: int) -> str:
-        """The title at iteration ``t``: ``Iteration t/T · log-likelihood -17112.88`` (after the heading).
-
-        Numbers are left-padded with U+2007 FIGURE SPACE to a constant width.
-        """
-        line = "".join(self._title_pieces(t))
+        """The title at iteration ``t``: ``Iteration t/T · log-likelihood -17112.88`` (after the heading),
+        padded with U+2007 FIGURE SPACE to a constant length (before the iteration, after each value)."""
+        line = self._padded(self._title_pieces(t))
         return f"{self.heading}\n{line}" if self.heading else line
 
     def shown_title(self) -> str:
-        """The title as the figure shows it now: the template with the numbers' texts in its blanks."""
+        """The title as the figure shows it now (padded as :meth:`title_text` pads it)."""
         if self._suptitle is None:
             return ""
         heading = [text.get_text() for text in self._heading_texts]
-        words = self._title_pieces(self.trace.n_iter)[0::2]
-        shown = "".join(w + part.get_text() for w, part in zip(words, self.title_parts))
-        assert len(shown) == len(self._template_text.get_text()), "the numbers must fill the blanks exactly"
-        return "\n".join([*heading, shown])
+        pieces = self._title_pieces(self.trace.n_iter)
+        pieces[1::2] = [part.get_text() for part in self.title_parts]
+        return "\n".join([*heading, self._padded(pieces)])
 
     def update(self, t: int) -> list:
         """Show iteration ``t``: update every panel and the title; return the changed artists.
