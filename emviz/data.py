@@ -327,6 +327,13 @@ def _read_csv(path: Path, columns) -> tuple[np.ndarray, tuple[str, ...]]:
     line, first = _first_row(path)
     if first is None:
         raise InputError(f"{path}: file is empty")
+    if len(first) == 1:
+        # One field holding another separator: a spreadsheet's ';' or tab export, which would fail later
+        # with "'1;2' is not a number".
+        sep = next((name for char, name in ((";", "';'"), ("\t", "tabs")) if char in first[0]), None)
+        if sep is not None:
+            raise InputError(f"{path}: line {line} is separated by {sep}, not commas; emviz reads comma-separated "
+                             "values (save the file as CSV with ',' between values)")
     numeric = [_is_number(f) for f in first]
     if any(numeric) and not all(numeric):
         j = numeric.index(False)

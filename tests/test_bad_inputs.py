@@ -8,7 +8,7 @@ on stderr, ``emviz: error: ...``, naming the key, file or argument and the probl
 :func:`emviz.cli.main`; the cases in ``SUBPROCESS`` also run as ``python -m emviz`` to prove that no
 traceback reaches stderr from a real process.
 
-The catalogue holds 120 bad inputs (``test_catalogue_size`` keeps this count honest), in groups:
+The catalogue holds 121 bad inputs (``test_catalogue_size`` keeps this count honest), in groups:
 
 - YAML and the document (13): syntax error, a list, a scalar, an empty file, duplicate keys, Python
   tags that would run a command or import a name (refused, and nothing runs), an alias bomb,
@@ -21,9 +21,10 @@ The catalogue holds 120 bad inputs (``test_catalogue_size`` keeps this count hon
 - Mixture and init parameters (9): means/stds/sizes of mismatched lengths, covariances not symmetric
   or not positive definite, weights whose sum is off 1 by more than 0.01 (data and init), init of the
   wrong dimension or with the wrong number of components, an std of zero.
-- Data files (14): missing, empty, not numeric, NaN, Inf, values too large to square, one column
-  where the panel needs two, a header-only CSV, ragged rows, not UTF-8, an unsupported suffix, a
-  folder, a pickled object array (loaded without pickle: the payload never runs), a NUL in the name.
+- Data files (15): missing, empty, not numeric, NaN, Inf, values too large to square, one column
+  where the panel needs two, a CSV separated by semicolons, a header-only CSV, ragged rows, not
+  UTF-8, an unsupported suffix, a folder, a pickled object array (loaded without pickle: the payload
+  never runs), a NUL in the name.
 - Panels and schedules (8): a panel for the wrong dimension, an unknown panel, an unknown option, a
   bad option value, a component index beyond K, a schedule beyond max_iter, a zero step, still
   iterations beyond max_iter.
@@ -272,6 +273,8 @@ CASES = {
     "one column where the panel needs two": (lambda d, g: render(d, edit("[components]", "[ellipses]",
                                                                          text=data_file(d, "d.csv", "1\n2\n3\n4\n"))),
                                              f"{C}:11: outputs[0].panels[0]: panel 'ellipses' draws data of dimension 2 to 64; the data has D=1"),
+    "csv separated by semicolons": (lambda d, g: render(d, data_file(d, "d.csv", "a;b\n1,5;2\n3;4\n")),
+                                    "d.csv: line 1 is separated by ';', not commas; emviz reads comma-separated values"),
     "csv with only a header row": (lambda d, g: render(d, data_file(d, "d.csv", "a,b\n")), "d.csv: has a header row but no data rows"),
     "csv with a short row": (lambda d, g: render(d, data_file(d, "d.csv", "1,2\n3\n4,5\n")), "d.csv: line 2: has 1 fields, expected 2"),
     "csv not utf-8": (lambda d, g: render(d, data_file(d, "d.csv", "caf\xe9\n1\n".encode("latin-1"))), "d.csv: is not a UTF-8 text file"),
@@ -426,7 +429,7 @@ def _has_cuda() -> bool:
 
 
 def test_catalogue_size():
-    assert len(CASES) == 120
+    assert len(CASES) == 121
     assert set(SUBPROCESS) <= set(CASES)
 
 

@@ -187,6 +187,9 @@ def test_csv_non_numeric_columns_can_be_left_out(tmp_path):
     ("a,b\n1,\n", "line 2, column 2 ('b'): empty cell"),
     ("a,b\n1,2\n3\n", "line 3: has 1 fields, expected 2"),
     ("x,1\n2,3\n", "line 1, column 1: 'x' is not a number (a header row must be all names"),
+    # A spreadsheet's other exports: said at once, not as "'1;2' is not a number" lines later.
+    ("a;b\n1;2\n", "line 1 is separated by ';', not commas; emviz reads comma-separated values"),
+    ("\n1\t2\n3\t4\n", "line 2 is separated by tabs, not commas"),
 ])
 def test_bad_csv_errors_name_file_line_and_column(tmp_path, text, needle):
     write(tmp_path / "bad.csv", text)
