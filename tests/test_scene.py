@@ -252,12 +252,21 @@ def test_grid_shape_suits_slides():
 
 
 def test_grid_figure_size_and_titles():
+    """style.size is the whole figure's size, a grid's as any output's; without it cells add up."""
     trace = make_trace()
-    style = {"dpi": DPI, "size": (2.0, 1.6)}
+    style = {"dpi": DPI, "size": (4.0, 3.2)}
     fig = grid_figure(["test_scene_lines"], trace, [0, 2, 4, 6], style=style)
-    assert fig.canvas.get_width_height() == (2 * 100, 2 * 80)
+    assert fig.canvas.get_width_height() == (4 * DPI, int(3.2 * DPI))
     titles = [sf._suptitle.get_text() for sf in fig.subfigs]
     assert titles == ["Iteration 0", "Iteration 2", "Iteration 4", "Iteration 6"]
+    # The cells fill the figure: each subfigure's panel spans most of its cell.
+    renderer = fig.canvas.get_renderer()
+    for sub in fig.subfigs:
+        box, cell = sub.axes[0].get_tightbbox(renderer), sub.bbox
+        assert box.width > 0.8 * cell.width and box.height > 0.7 * cell.height
     two = grid_figure(["test_scene_lines", "test_scene_lines"], trace, [1, 5], style=style, title="EM")
-    assert two.canvas.get_width_height() == (100, int(2 * 80 + TITLE_HEIGHT * DPI))
+    assert two.canvas.get_width_height() == (4 * DPI, int(3.2 * DPI))
     assert len(two.subfigs) == 2 and len(two.subfigs[0].axes) == 2
+    auto = grid_figure(["test_scene_lines"], trace, [0, 6], style={"dpi": DPI})
+    one = grid_figure(["test_scene_lines"], trace, [6], style={"dpi": DPI})
+    assert auto.get_size_inches()[0] == pytest.approx(2 * one.get_size_inches()[0])

@@ -201,7 +201,8 @@ def _check_pixels(config: Config, i: int, out: OutputSpec, max_iter: int) -> Non
     rows, cols = out.layout if out.layout is not None else (1, n_panels)
     # Without style.size the render layer sizes frames by the panels; this is its smallest guess.
     width, height = looks.figure_size(rows, cols)
-    cells = _grid_cells(out, max_iter)
+    # style.size is the whole figure's, a grid's too; without it every cell gets a frame's size.
+    cells = _grid_cells(out, max_iter) if looks.size is None else 1
     pixels = width * looks.dpi * height * looks.dpi * cells
     if pixels > MAX_FRAME_PIXELS:
         key = ("outputs", i, "style") if out.style is not None and (out.style.dpi or out.style.size) else ("style",)

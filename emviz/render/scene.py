@@ -366,9 +366,9 @@ def _check_artists(artists, panel, method: str) -> list:
 def grid_figure(panels, trace, iterations, style=None, title=None) -> Figure:
     """Small multiples for slides: the scene's panels at each of ``iterations``, titled "Iteration t".
 
-    Each cell is as large as one animation frame of the same panels (``style.size`` or the automatic
-    size), so a grid of r x c cells measures ``c * width`` by ``r * height`` (plus a title line when
-    ``title`` is given).
+    ``style.size`` is the whole figure's size, as for every output: the r x c cells share it. Without
+    it each cell gets the automatic size of one frame of the same panels, so the grid measures
+    ``c * width`` by ``r * height`` (plus the heading's band when ``title`` is given).
 
     Returns
     -------
@@ -402,8 +402,11 @@ def grid_figure(panels, trace, iterations, style=None, title=None) -> Figure:
                 panel.setup(ax, trace, colors)
                 panel.update(t)
                 units[j] = max(units[j], _plot_count(fig, ax, before))
-        cell_w, cell_h = style.figure_size(1, len(base), title=True, col_units=units)
-        fig.set_size_inches(cols * cell_w, rows * cell_h + style.title_band(len(heading_lines)))
+        if style.size is not None:
+            fig.set_size_inches(*style.size)
+        else:
+            cell_w, cell_h = style.figure_size(1, len(base), title=True, col_units=units)
+            fig.set_size_inches(cols * cell_w, rows * cell_h + style.title_band(len(heading_lines)))
         for grid in grids:
             grid.set_width_ratios(units)
         font = fit_title_font(fig, heading_lines, style.title_font_size)
