@@ -308,6 +308,7 @@ outputs:
   - path: grid.png
     panels: [components]
     iterations: [0, 4]
+    style: {size: [6, 2]}
 """
 
 

@@ -30,12 +30,13 @@ outputs:
   - path: grid.png
     panels: [ellipses]
     iterations: [0, 2, 4]
+    style: {size: [8, 4]}           # the whole grid (2 x 2 cells)
   - path: last.svg
     panels: [ellipses, curves]
   - path: grid.pdf
     panels: [{loglik_contour: {grid: 12}}]
     iterations: [0, 4]
-    style: {size: [5, 3]}
+    style: {size: [10, 3]}
 """
 FILES = ["anim.gif", "grid.png", "last.svg", "grid.pdf"]
 

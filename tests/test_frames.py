@@ -356,7 +356,9 @@ def test_render_stills(tmp_path):
     one = render(trace, ["test_frames_sweep"], tmp_path / "one.png", style=style, iterations=[3])
     with Image.open(one) as im:
         assert im.size == (80, 60)
-    grid = render(trace, ["test_frames_sweep"], tmp_path / "grid.png", style=style, iterations=[0, 2, 4, 6, 8])
+    # style.size is the whole grid's: here 3 x 2 cells of 2 x 1.5 inches.
+    grid = render(trace, ["test_frames_sweep"], tmp_path / "grid.png", style={**style, "size": (6.0, 3.0)},
+                  iterations=[0, 2, 4, 6, 8])
     with Image.open(grid) as im:
         assert im.size == (3 * 80, 2 * 60)
     pdf = render(trace, ["test_frames_sweep"], tmp_path / "last.pdf", style=style)

@@ -105,7 +105,8 @@ def test_prepared_panels_draw_what_unprepared_ones_compute(parent_count):
 
 def test_still_grid_cells_only_draw(tmp_path, parent_count):
     trace = make_trace()
-    path = emviz.render(trace, PANELS, tmp_path / "grid.png", style=STYLE, iterations=[0, 3, 6], progress=False)
+    path = emviz.render(trace, PANELS, tmp_path / "grid.png", style={**STYLE, "size": [6, 7.5]}, iterations=[0, 3, 6],
+                        progress=False)
     assert path.stat().st_size > 0
     assert len(parent_count) == EVALUATIONS  # not once per cell
 
