@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emviz.errors import InputError
+from emviz.errors import InputError, did_you_mean
 from emviz.mixture import Mixture
 
 __all__ = ["Param", "parse_param", "param_names", "param_values", "loglik_surface", "loglik_points", "loglik_grid",
@@ -68,7 +68,8 @@ def parse_param(name: str, n_features: int, n_components: int = 2) -> Param:
     """Turn a parameter name into a :class:`Param`; an invalid name raises :class:`InputError`."""
     valid = param_names(n_features, n_components)
     if name not in valid:
-        raise InputError(f"unknown parameter {name!r} for D={n_features}, K={n_components}; "
+        hint = did_you_mean(name, valid) if isinstance(name, str) else ""
+        raise InputError(f"unknown parameter {name!r}{hint} for D={n_features}, K={n_components}; "
                          f"valid names are {', '.join(valid)}")
     if name == "weight":
         return Param("weight")

@@ -299,3 +299,20 @@ def test_surface_options_checked_against_the_trace(trace):
                 log_likelihood=np.zeros(2), resp_index=np.arange(2), resp=np.ones((2, 2, 1)), X=np.zeros((4, 1)))
     with pytest.raises(InputError, match="set option 'params'"):
         make_panel("loglik_surface").check(one)
+
+
+def test_errors_without_the_error_series_is_refused():
+    from emviz.render.panel import make_panel
+
+    with pytest.raises(InputError, match=r"option 'errors' chooses the errors of the 'error' series, which show "
+                                         r"\['loglik'\] leaves out; add it: show: \[loglik, error\]"):
+        make_panel({"curves": {"show": ["loglik"], "errors": ["mean", "weight"]}})
+    assert make_panel({"curves": {"show": ["loglik", "error"], "errors": ["weight"]}}).errors == ("weight",)
+    assert make_panel("curves").errors == ("mean",)
+
+
+def test_a_mistyped_landscape_parameter_says_what_was_meant():
+    from emviz.render.panel import make_panel
+
+    with pytest.raises(InputError, match=r"unknown parameter 'sdt' \(did you mean 'std'\?\)"):
+        make_panel({"loglik_contour": {"params": ["mean", "sdt"]}}).check(1)

@@ -108,7 +108,7 @@ class CurvesPanel(Panel):
     overlays_runs: ClassVar[bool] = True
 
     show: tuple[str, ...] = ("loglik",)
-    errors: tuple[str, ...] = ("mean",)
+    errors: tuple[str, ...] | None = None  # None: ("mean",); given, it needs "error" in show
     x_log: bool = False
     legend: bool | str = True
 
@@ -119,7 +119,10 @@ class CurvesPanel(Panel):
 
     def __post_init__(self):
         self.show = _check_choices(self.show, "show", SERIES)
-        self.errors = _check_choices(self.errors, "errors", _ERRORS)
+        if self.errors is not None and "error" not in self.show:
+            raise InputError(f"panel 'curves': option 'errors' chooses the errors of the 'error' series, which "
+                             f"show {list(self.show)} leaves out; add it: show: [{', '.join(self.show)}, error]")
+        self.errors = _check_choices(("mean",) if self.errors is None else self.errors, "errors", _ERRORS)
         if not isinstance(self.x_log, bool):
             raise InputError(f"panel 'curves': option 'x_log' must be true or false, got {self.x_log!r}")
         check_legend(self.legend, "curves")
