@@ -131,10 +131,14 @@ class Animation:
         from emviz._recent import note_file
         from emviz.render.api import render
 
+        unknown = sorted(set(overrides) - set(RENDER_OPTIONS))
+        if unknown:
+            raise InputError(f"{unknown[0]}: not a render option; choose from {', '.join(RENDER_OPTIONS)}")
         path = Path(path)
         suffix = path.suffix.lower()
         options = {**self.options, **overrides}
-        reuse = not overrides or all(options[k] == self.options[k] for k in overrides)
+        # Options that do not change the pixels (progress, workers, the size warning) keep the frames.
+        reuse = all(options[k] == self.options[k] for k in overrides if k not in ("progress", "workers", "max_bytes"))
         if reuse and (suffix == ".html" or (suffix == ".gif" and self.data is not None)):
             written = self._write_from_frames(path, suffix)
             note_file(written)

@@ -233,7 +233,7 @@ _STYLE = """<style>
 .emviz-player .emviz-controls input[type=range] { flex: 1 1 10em; min-width: 6em; }
 .emviz-player .emviz-controls button { min-width: 2.4em; }
 .emviz-player .emviz-loop[aria-pressed=false] { opacity: 0.55; text-decoration: line-through; }
-.emviz-player .emviz-info { font-variant-numeric: tabular-nums; white-space: nowrap; }
+.emviz-player .emviz-info { flex: 1 0 100%; font-variant-numeric: tabular-nums; }
 </style>
 """
 
