@@ -145,7 +145,6 @@ def test_slider_keys_and_step_buttons_change_the_frame(browser, tmp_path):
     pause(root)
     root.find_element("css selector", ".emviz-next").click()  # the slider and keys act from here
     wait_for(lambda: root.get_attribute("data-playing") == "false")
-    start = int(root.get_attribute("data-frame"))
     slider = root.find_element("css selector", "input[type=range]")
     slider.send_keys(Keys.END)  # the slider's own keys: the player follows its "input" events
     wait_for(lambda: root.get_attribute("data-frame") == "11")
@@ -159,7 +158,7 @@ def test_slider_keys_and_step_buttons_change_the_frame(browser, tmp_path):
     assert root.get_attribute("data-iteration") == "0"
     root.find_element("css selector", ".emviz-prev").click()
     wait_for(lambda: root.get_attribute("data-frame") == "11")
-    assert start >= 0 and severe(browser) == []
+    assert severe(browser) == []
 
 
 def test_play_advances_pause_stops_loop_off_stops_at_the_end(browser, tmp_path):
