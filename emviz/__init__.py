@@ -5,6 +5,12 @@ Fit and record::
     trace = emviz.Recorder(emviz.GaussianMixture(3, init="kmeans++", max_iter=200)).run(X)
     trace.save("trace.npz")
 
+In a notebook, fit and show inline (the player), or show a trace::
+
+    anim = emviz.animate(X, n_components=3, panels=["ellipses", "curves"], max_iter=100)
+    anim                      # displays the player; anim.save("em.gif") writes a file
+    emviz.show(trace, panels=["components"])
+
 Render a trace, or run a whole config as ``python -m emviz render`` does::
 
     emviz.render(trace, panels=["components"], path="em.gif", fps=10)
@@ -21,8 +27,8 @@ from emviz.trace import Trace
 __version__ = "0.1.0"
 
 __all__ = [
-    "Dataset", "FitError", "GaussianMixture", "InputError", "Mixture", "Recorder", "Trace",
-    "load_config", "load_data", "render", "run", "schema", "__version__",
+    "Animation", "Dataset", "FitError", "GaussianMixture", "InputError", "Mixture", "Recorder", "Trace",
+    "animate", "load_config", "load_data", "render", "run", "schema", "show", "__version__",
 ]
 
 _LAZY = {
@@ -34,6 +40,9 @@ _LAZY = {
     "load_data": ("emviz.data", "load_data"),
     "load_config": ("emviz.config", "load_config"),
     "schema": ("emviz.config", "schema"),
+    "animate": ("emviz.notebook", "animate"),
+    "show": ("emviz.notebook", "show"),
+    "Animation": ("emviz.notebook", "Animation"),
 }
 
 

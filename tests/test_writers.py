@@ -224,13 +224,23 @@ def test_mp4_odd_size_padded_even_frame_count_and_deterministic(tmp_path):
 
 def test_html_is_self_contained_with_frames_controls_labels_durations(tmp_path):
     labels = [f"iteration {i}" for i in range(3)]
-    write(tmp_path / "p.html", line_art(3), [100, 150, 100], hold_last_ms=400, labels=labels)
+    frames = line_art(3)
+    w = write(tmp_path / "p.html", frames, [100, 150, 100], hold_last_ms=400, labels=labels,
+              iterations=[0, 5, 9], log_likelihood=[-3.0, -2.0, -1.5])
     text = (tmp_path / "p.html").read_text()
-    assert len(re.findall(r'"data:image/(?:png|webp);base64,', text)) == 3
-    assert 'id="emviz-play"' in text and 'type="range"' in text and 'id="emviz-counter"' in text
+    # Three frames (the first whole, then patches) and the poster (the last frame, whole).
+    assert len(re.findall(r',"data:image/(?:png|webp);base64,', text)) == 3
+    assert text.count('class="emviz-poster" src="data:image/') == 1
+    assert 'class="emviz-player"' in text and 'data-frames="3"' in text and 'data-iteration="9"' in text
+    assert 'class="emviz-play"' in text and text.count('type="range"') == 1 and " id=" not in text
     assert all(label in text for label in labels)
-    assert "const DURATIONS = [100, 150, 500];" in text
+    assert '"durations":[100,150,500]' in text and '"iterations":[0,5,9]' in text
     assert "http://" not in text and "https://" not in text and "<link" not in text
+    # The stored patches decode back to the frames (line art: every colour is in the palette).
+    from emviz.writers.player import decode_frames
+
+    for got, want in zip(decode_frames(w.data), frames, strict=True):
+        np.testing.assert_array_equal(got, want)
     node = shutil.which("node")
     if node:  # the player script at least parses
         script = text.split("<script>")[1].split("</script>")[0]

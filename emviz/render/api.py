@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -15,7 +16,7 @@ from emviz.render.scene import as_runs, grid_figure
 from emviz.render.schedule import check_iterations, parse_schedule
 from emviz.render.style import make_style, required_colors
 
-__all__ = ["render", "ANIMATION_SUFFIXES", "STILL_SUFFIXES"]
+__all__ = ["render", "plan_animation", "draw_frames", "AnimationPlan", "ANIMATION_SUFFIXES", "STILL_SUFFIXES"]
 
 #: Frames sampled evenly from the schedule to build a GIF's global palette.
 PALETTE_SAMPLES = 6
@@ -69,26 +70,63 @@ def render(trace, panels=("components",), path="emviz.gif", *, fps=10.0, schedul
     Path
         The file (or folder) written, complete: writers write to a temporary name and rename.
     """
-    trace = _load_traces(trace)
     path = Path(path)
     suffix = path.suffix.lower()
-    if schedule is not None and iterations is not None:
-        raise InputError("schedule and iterations: give one of them, not both")
-    style = make_style(style)
-    spec = SceneSpec.create(panels, trace, style=style, layout=layout, title=title, overlay=overlay)
     if suffix in STILL_SUFFIXES:
-        return _render_still(spec, path, schedule, iterations)
+        spec = _scene_spec(trace, panels, schedule=schedule, iterations=iterations, style=style, layout=layout,
+                           title=title, overlay=overlay)
+        return _noted(_render_still(spec, path, schedule, iterations))
     if suffix not in ANIMATION_SUFFIXES:
         raise InputError(
             f"path: {path.name!r} has an unsupported suffix {suffix!r}; use one of "
             f"{', '.join(s for s in ANIMATION_SUFFIXES + STILL_SUFFIXES if s)} or a folder"
         )
+    plan = plan_animation(trace, panels, fps=fps, schedule=schedule, hold_last=hold_last, style=style,
+                          layout=layout, title=title, iterations=iterations, overlay=overlay)
+    return _noted(_render_animation(plan, path, workers=workers, progress=progress, max_bytes=max_bytes,
+                                    colors=colors))
+
+
+def _noted(path: Path) -> Path:
+    """``path``, recorded for a docs gallery's scraper (:mod:`emviz.sphinx_gallery`)."""
+    from emviz._recent import note_file
+
+    note_file(path)
+    return path
+
+
+class AnimationPlan(NamedTuple):
+    """A checked animation: the scene, the iterations drawn, the frame timing."""
+
+    spec: SceneSpec
+    frames_at: list
+    fps: float
+    hold_last_ms: int
+
+    def log_likelihood(self):
+        """Per frame, the log-likelihood of the one run shown (None with several runs)."""
+        if not isinstance(self.spec.trace, Trace):
+            return None
+        return [float(self.spec.trace.log_likelihood[t]) for t in self.frames_at]
+
+
+def _scene_spec(trace, panels, *, schedule, iterations, style, layout, title, overlay) -> SceneSpec:
+    trace = _load_traces(trace)
+    if schedule is not None and iterations is not None:
+        raise InputError("schedule and iterations: give one of them, not both")
+    return SceneSpec.create(panels, trace, style=make_style(style), layout=layout, title=title, overlay=overlay)
+
+
+def plan_animation(trace, panels=("components",), *, fps=10.0, schedule=None, hold_last=2.0, style=None,
+                   layout=None, title=None, iterations=None, overlay=None) -> AnimationPlan:
+    """Check an animation's options as :func:`render` does and resolve its scene and frames."""
+    spec = _scene_spec(trace, panels, schedule=schedule, iterations=iterations, style=style, layout=layout,
+                       title=title, overlay=overlay)
     fps = _positive(fps, "fps")
     if isinstance(hold_last, bool) or not isinstance(hold_last, (int, float)) or not 0 <= hold_last < 3600:
         raise InputError(f"hold_last: must be seconds >= 0, got {hold_last!r}")
     frames_at = parse_schedule(iterations if iterations is not None else schedule).iterations(spec.primary.n_iter)
-    return _render_animation(spec, path, frames_at, fps=fps, hold_last_ms=int(round(hold_last * 1000)),
-                             workers=workers, progress=progress, max_bytes=max_bytes, colors=colors)
+    return AnimationPlan(spec, frames_at, fps, int(round(hold_last * 1000)))
 
 
 def _load_traces(trace):
@@ -117,37 +155,49 @@ def _palette_iterations(frames_at: list[int]) -> list[int]:
     return [frames_at[i] for i in sorted(set(picks.tolist()))]
 
 
-def _render_animation(spec: SceneSpec, path: Path, frames_at: list[int], *, fps, hold_last_ms, workers,
-                      progress, max_bytes, colors=128) -> Path:
+def _render_animation(plan: AnimationPlan, path: Path, *, workers, progress, max_bytes, colors=128) -> Path:
     from emviz.writers import open_writer
 
-    is_gif = path.suffix.lower() == ".gif"
-    palette_at = _palette_iterations(frames_at) if is_gif else []
+    def open_sink(palette_frames, required):
+        return open_writer(path, fps=plan.fps, hold_last_ms=plan.hold_last_ms, loop=0, required_colors=required,
+                           palette_frames=palette_frames, max_bytes=max_bytes, colors=colors,
+                           labels=[f"Iteration {t}" for t in plan.frames_at], iterations=plan.frames_at,
+                           log_likelihood=plan.log_likelihood())
+
+    palettes = path.suffix.lower() in (".gif", ".html")
+    return Path(draw_frames(plan, open_sink, palette=palettes, workers=workers, progress=progress,
+                            desc=path.name or str(path)))
+
+
+def draw_frames(plan: AnimationPlan, open_sink, *, palette: bool, workers=1, progress=True, desc=None):
+    """Draw the plan's frames into a sink (a writer) under a progress bar; return ``sink.finish()``.
+
+    ``open_sink(palette_frames, required_colors)`` makes the sink once the palette's sample frames are
+    drawn (with ``palette``: a few frames spread over the animation, and the colours it must keep).
+    """
+    spec, frames_at = plan.spec, plan.frames_at
+    palette_at = _palette_iterations(frames_at) if palette else []
     # The palette's sample frames are drawn first and kept: the stream skips them and they are
     # spliced back in their places (a few frames held, instead of drawn twice).
     rest = [t for t in frames_at if t not in set(palette_at)]
     frames = iter_frames(spec, palette_at + rest, workers=workers)
     # The bar opens first: setting up the panels and the palette frames can take seconds too.
-    with progress_bar(len(frames_at), path.name or str(path), progress) as bar:
+    with progress_bar(len(frames_at), desc, progress) as bar:
         try:
             bar.set_postfix_str("setting up", refresh=True)
             palette_frames = [next(frames) for _ in palette_at]
             kept = dict(zip(palette_at, palette_frames))
-            writer = open_writer(
-                path, fps=fps, hold_last_ms=hold_last_ms, loop=0,
-                required_colors=required_colors(spec.style, max(r.n_components for r in as_runs(spec.trace).values()))
-                if is_gif else (),
-                palette_frames=palette_frames, max_bytes=max_bytes, colors=colors,
-                labels=[f"Iteration {t}" for t in frames_at],
-            )
+            required = (required_colors(spec.style, max(r.n_components for r in as_runs(spec.trace).values()))
+                        if palette else ())
+            sink = open_sink(palette_frames, required)
             del palette_frames
             bar.set_postfix_str("", refresh=False)
             try:
-                write_frames(_spliced(frames_at, kept, frames), writer, bar=bar)
+                write_frames(_spliced(frames_at, kept, frames), sink, bar=bar)
             except BaseException:
-                writer.abort()
+                sink.abort()
                 raise
-            return Path(writer.finish())
+            return sink.finish()
         finally:
             frames.close()
 

@@ -242,12 +242,16 @@ def open_writer(
     max_bytes: int | None = DEFAULT_MAX_BYTES,
     labels: Sequence[str] | None = None,
     colors: int = 255,
+    iterations: Sequence[int] | None = None,
+    log_likelihood: Sequence[float] | None = None,
+    palette: np.ndarray | None = None,
 ) -> FrameWriter:
     """Create the writer for ``path`` (by suffix, see :func:`writer_for_path`), not yet set up.
 
     Options that the chosen format has no use for are ignored, so that one call site can write every
-    format: ``loop``, ``required_colors``, ``palette_frames`` and ``max_bytes`` are for GIF, ``labels``
-    for HTML.
+    format: ``loop`` and ``max_bytes`` are for GIF, ``required_colors``, ``palette_frames``, ``colors``
+    and ``palette`` for GIF and HTML (the same arguments give both the same palette), ``labels``,
+    ``iterations`` and ``log_likelihood`` for HTML.
 
     Parameters
     ----------
@@ -270,6 +274,10 @@ def open_writer(
     colors : int, default 255
         Most colours in the GIF palette (8-255, required colours included). Line art reads the same
         with 128 and its GIF is smaller: fewer near-colours at antialiased edges compress better.
+    iterations, log_likelihood : sequences, optional
+        Per frame, for the HTML player: the EM iteration and its log-likelihood.
+    palette : array of shape (n, 3), dtype uint8, optional
+        A fixed palette instead of one chosen from ``required_colors`` and ``palette_frames``.
 
     Returns
     -------
@@ -284,5 +292,8 @@ def open_writer(
         "max_bytes": max_bytes,
         "labels": labels,
         "colors": colors,
+        "iterations": iterations,
+        "log_likelihood": log_likelihood,
+        "palette": palette,
     }
     return cls(path, fps=fps, hold_last_ms=hold_last_ms, **{k: given[k] for k in cls.options})

@@ -158,6 +158,9 @@ class GifWriter(FrameWriter):
         Sample frames for the rest of the palette; default the first grabbed frame.
     max_bytes : int or None, default 5_000_000
         Warn after finishing if the file is larger.
+    palette : array of shape (n, 3), dtype uint8, optional
+        Use this palette (at most 255 colours) instead of choosing one: frames already made of its
+        colours (an HTML player's, decoded) then map onto it exactly.
 
     Notes
     -----
@@ -168,7 +171,7 @@ class GifWriter(FrameWriter):
     """
 
     name = "gif"
-    options = ("loop", "required_colors", "palette_frames", "max_bytes", "colors")
+    options = ("loop", "required_colors", "palette_frames", "max_bytes", "colors", "palette")
 
     def __init__(
         self,
@@ -181,6 +184,7 @@ class GifWriter(FrameWriter):
         palette_frames=(),
         max_bytes=DEFAULT_MAX_BYTES,
         colors=255,
+        palette=None,
     ):
         super().__init__(path, fps=fps, hold_last_ms=hold_last_ms)
         if isinstance(colors, bool) or not isinstance(colors, (int, np.integer)) or not 8 <= colors <= 255:
@@ -192,6 +196,12 @@ class GifWriter(FrameWriter):
         self.required_colors = _check_colors(required_colors, "required_colors")
         self.max_bytes = max_bytes
         self.palette: np.ndarray | None = None
+        self._fixed_palette = None
+        if palette is not None:
+            fixed = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
+            if not 1 <= len(fixed) <= 255:
+                raise InputError(f"palette: must hold 1-255 colours, got {len(fixed)}")
+            self._fixed_palette = fixed
         self._palette_frames = list(palette_frames)
         self._fp = None
         self._map: _PaletteMap | None = None
@@ -205,7 +215,10 @@ class GifWriter(FrameWriter):
 
     def _open(self, tmp: Path) -> None:
         self._fp = open(tmp, "wb")
-        if self._palette_frames:
+        if self._fixed_palette is not None:
+            self.palette = self._fixed_palette
+            self._map = _PaletteMap(self.palette, sentinel=self.transparent_index)
+        elif self._palette_frames:
             self._set_palette(self._palette_frames)
         self._palette_frames = []  # the samples are not needed any more: do not keep them alive
 
