@@ -157,14 +157,17 @@ def _misplaced(data, keys, section: str):
     return data
 
 
-
-class FramesSection(StrictModel):
-    """Which iterations become frames, and how fast they play."""
+class _FrameKeys(StrictModel):
+    """A frames section (global or an output's): a style key in it says where it goes."""
 
     @model_validator(mode="before")
     @classmethod
     def _no_style_keys(cls, data):
         return _misplaced(data, (StyleSection if cls is FramesSection else StyleOverride).model_fields, "style")
+
+
+class FramesSection(_FrameKeys):
+    """Which iterations become frames, and how fast they play."""
 
     schedule: ScheduleSpec = None
     fps: float = Field(10.0, gt=0, le=MAX_FPS, allow_inf_nan=False)
@@ -176,13 +179,8 @@ class FramesSection(StrictModel):
                                                          "than 128, and fewer make smaller files")
 
 
-class FramesOverride(StrictModel):
+class FramesOverride(_FrameKeys):
     """Per-output frame keys: only the keys given replace the frames section's."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_style_keys(cls, data):
-        return _misplaced(data, (StyleSection if cls is FramesSection else StyleOverride).model_fields, "style")
 
     schedule: ScheduleSpec = None
     fps: float | None = Field(None, gt=0, le=MAX_FPS, allow_inf_nan=False)
