@@ -6,7 +6,7 @@ about as long as the ~50 ops on (K, D, D) parameters around them. :class:`Moment
 coefficient and regularisation tensors of one fit and does each step's parameter work in batched ops:
 
 * M-step, from ``stats = resp @ phi(X)^T`` (K, P): ``E[x x^T] - mu mu^T`` is one gather and one batched
-  outer product (``baddbmm``);
+  outer product (``addcmul``);
 * the E-step's natural weights ``W`` (K, P), with ``W @ phi(x) = log w_k + log N(x | mu_k, Sigma_k)``,
   come from one triangular solve and two small matmuls (full and tied covariances)::
 
@@ -166,7 +166,7 @@ class MomentsPlan:
         empty = nk < EMPTY_COMPONENT_MASS + self._eps10
         torch.index_select(self._scaled, 1, self._e2_index, out=self._e2)
         # E[x x^T] + reg I - mu mu^T: each entry one product and one difference: exactly symmetric.
-        cov = torch.baddbmm(self._e2_square, self._means_col, self._means_row, alpha=-1)
+        cov = torch.addcmul(self._e2_square, self._means_col, self._means_row, value=-1)
         if self.kind == "tied":
             # scikit-learn's tied estimate: the nk-weighted average of the per-component scatters
             # (the reg in each averages back to reg).
