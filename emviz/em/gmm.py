@@ -233,8 +233,7 @@ class GaussianMixture:
         if self.algorithm == "hard":
             resp = torch.zeros_like(resp).scatter_(0, log_resp.argmax(0, keepdim=True), 1.0)
         if self._use_moments:
-            # (K, N) @ (N, P): the statistics come out component-major, as the plan wants them.
-            stats = torch.matmul(resp, self._phi_t, out=self._plan.stats_buffer())
+            stats = self._plan.statistics(resp, self._phi_t)
             empty, weights, means, cov = self._plan.estimate(stats, self._means, self._cov)
         else:
             nk_raw, weights, means, cov = K.estimate_from_resp(self._X, resp, self.reg_covar, self.covariance_type)

@@ -96,10 +96,14 @@ class MomentsPlan:
         # [log w, log L_11 .. log L_DD] @ _const_coef = log w - log|L|: added to W's constant column.
         self._const_coef = torch.tensor([[1.0]] + [[-1.0]] * d, **opts)
 
-        # Work buffers, rewritten every step; what leaves the plan is always a fresh tensor. Their
-        # views are taken once: on small data a view costs as much as the arithmetic behind it.
+        # The statistics' matmul adds scikit-learn's 10 eps to the responsibility sums (column 0) itself.
+        self._nk_guard = torch.zeros(p, **opts)
+        self._nk_guard[0] = self._eps10
+
+        # Work buffers, rewritten every step, and their views, taken once: on small data a view costs as
+        # much as the arithmetic behind it.
         self._stats = torch.empty(k, p, **opts)
-        self._stats_n = self._stats[:, 0]
+        self._nk, self._nk_column = self._stats[:, 0], self._stats[:, :1]
         self._scaled = torch.empty(k, p, **opts)
         self._means = self._scaled[:, 1 : 1 + d]
         self._means_col, self._means_row = self._means.unsqueeze(2), self._means.unsqueeze(1)
@@ -110,7 +114,8 @@ class MomentsPlan:
         self._info = torch.empty(shape[:-2], dtype=torch.int32, device=device)
         self._chol_diag = self._chol.diagonal(dim1=-2, dim2=-1)
         self._eye_mu = torch.cat([torch.eye(d, **opts).expand(k, d, d), torch.zeros(k, d, 1, **opts)], 2)
-        self._mu_column = self._eye_mu[:, :, d]  # [I | mu]: the last column is rewritten every step
+        # [I | mu]: the last column holds the current (centred) means, which estimate() writes there.
+        self._mu_column = self._eye_mu[:, :, d]
         self._z = torch.empty(k, d, d + 1, **opts)
         self._z_t = self._z.mT
         self._h = torch.empty(k, d + 1, d + 1, **opts)
@@ -127,7 +132,8 @@ class MomentsPlan:
         overwrites."""
         if not self.fused:
             return K.natural_weights(weights, means, factor, self.kind)
-        self._mu_column.copy_(means)
+        if means is not self._mu_column:  # the start's means; afterwards estimate() writes them there
+            self._mu_column.copy_(means)
         # Not torch.cholesky_inverse: it checks its input and so syncs with the host.
         torch.linalg.solve_triangular(factor, self._eye_mu, upper=False, out=self._z)
         torch.matmul(self._z_t, self._z, out=self._h)
@@ -140,28 +146,33 @@ class MomentsPlan:
         return self._w
 
     # ------------------------------------------------------------------ M-step
-    def stats_buffer(self):
-        """The (K, P) buffer :meth:`estimate` reads (None: any); write ``resp @ phi^T`` into it."""
-        return self._stats if self.fused else None
+    def statistics(self, resp, phi_t) -> torch.Tensor:
+        """The sufficient statistics ``resp @ phi(X)^T`` (K, P), for :meth:`estimate`: ``resp`` (K, N),
+        ``phi_t`` = phi(X)^T (N, P). For full and tied, a work buffer whose column 0 already holds the
+        guarded sums nk = nk_raw + 10 eps."""
+        if not self.fused:
+            return torch.matmul(resp, phi_t)
+        return torch.addmm(self._nk_guard, resp, phi_t, out=self._stats)
 
     def estimate(self, stats, prev_means, prev_cov):
-        """Parameters from ``stats = resp @ phi(X)^T`` (K, P).
+        """Parameters from :meth:`statistics` (K, P).
 
         Returns (empty (K,) bool, weights, means, covariances). An empty component (responsibilities
         summing to less than :data:`EMPTY_COMPONENT_MASS`) keeps ``prev_means`` and ``prev_cov``
-        instead of 0/0; tied shares one matrix and keeps nothing.
+        instead of 0/0; tied shares one matrix and keeps nothing. For full and tied, ``means`` (centred,
+        as the fitter keeps them) is a work buffer that the next call overwrites: it is the fitter's
+        state, never handed out (a step reports ``means + centre``, a fresh tensor); the weights and
+        covariances are fresh.
         """
         if not self.fused:
             nk_raw, weights, means, cov = K.estimate_from_moments(stats, self.d, self.reg, self.kind)
             empty = nk_raw < EMPTY_COMPONENT_MASS
             return (empty, weights, *keep_previous(empty, means, cov, prev_means, prev_cov, self.kind))
-        k = self.k
-        if stats is not self._stats:
-            self._stats.copy_(stats)
-        nk = self._stats_n + self._eps10
+        assert stats is self._stats, "estimate() reads the buffer statistics() wrote"
+        k, nk = self.k, self._nk
         total = nk.sum()
         # [1, E[x], E[x x^T] + reg I] per component (the reg lands on the diagonal moments' columns)
-        torch.addcdiv(self._reg_row, self._stats, nk.unsqueeze(1), out=self._scaled)
+        torch.addcdiv(self._reg_row, self._stats, self._nk_column, out=self._scaled)
         # nk_raw < m  <=>  nk < m + 10 eps (up to rounding far below the threshold's own precision)
         empty = nk < EMPTY_COMPONENT_MASS + self._eps10
         torch.index_select(self._scaled, 1, self._e2_index, out=self._e2)
@@ -173,7 +184,9 @@ class MomentsPlan:
             cov = (cov * nk.view(k, 1, 1)).sum(0) / total
         else:
             cov = torch.where(empty.view(k, 1, 1), prev_cov, cov)
-        means = torch.where(empty.unsqueeze(1), prev_means, self._means)
+        # Into [I | mu]'s column: the next natural weights need no copy. (Where prev_means is that
+        # column itself, each element is read before it is written: an elementwise op may alias.)
+        means = torch.where(empty.unsqueeze(1), prev_means, self._means, out=self._mu_column)
         return empty, nk / total, means, cov
 
     def factor(self, cov):
