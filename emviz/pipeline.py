@@ -320,7 +320,7 @@ def fit(plan: Plan, progress: bool = True, created: list | None = None) -> dict:
                             show_points=config.record.show_points, progress=progress, seed=config.model.seed)
         if save_path is not None:
             _make_dirs(save_path.parent, created)
-        meta = {"config": config.model_dump(mode="json"), "run": name,
+        meta = {"config": _saved_config(config), "run": name,
                 # The file name only: the same config run from another folder saves the same bytes.
                 "config_source": Path(config.source).name,
                 "data": {"name": dataset.name, "columns": list(dataset.columns),
@@ -331,6 +331,14 @@ def fit(plan: Plan, progress: bool = True, created: list | None = None) -> dict:
         except InputError as exc:
             raise _model_error(config, exc, _where(config, name)) from None
     return traces
+
+
+def _saved_config(config: Config) -> dict:
+    """The config as a trace keeps it: without how many processes drew the frames (frames.workers),
+    which changes no result, so 1 and 2 workers save the same trace."""
+    dumped = config.model_dump(mode="json")
+    dumped["frames"].pop("workers", None)
+    return dumped
 
 
 def output_settings(config: Config, index: int) -> dict:

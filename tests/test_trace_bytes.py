@@ -21,11 +21,14 @@ def sha(path: Path) -> str:
 
 
 def test_two_runs_save_the_same_bytes_and_keep_the_timing_in_memory(tmp_path):
+    """Also with 1 and with 2 frame workers drawing an animation after the fit."""
     config = tmp_path / "c.yaml"
-    config.write_text(CONFIG)
-    emviz.run(config, out=tmp_path / "a", progress=False)
-    emviz.run(config, out=tmp_path / "b", progress=False)
+    config.write_text(CONFIG + "outputs: [{path: a.gif, panels: [components]}]\n"
+                               "frames: {schedule: all, hold_last: 0}\nstyle: {dpi: 20, size: [3, 2]}\n")
+    emviz.run(config, out=tmp_path / "a", progress=False, overrides=["frames.workers=1"])
+    emviz.run(config, out=tmp_path / "b", progress=False, overrides=["frames.workers=2"])
     assert sha(tmp_path / "a" / "trace.npz") == sha(tmp_path / "b" / "trace.npz")
+    assert sha(tmp_path / "a" / "a.gif") == sha(tmp_path / "b" / "a.gif")
     assert "seconds" not in Trace.load(tmp_path / "a" / "trace.npz").meta
     X = Trace.load(tmp_path / "a" / "trace.npz").X
     in_memory = emviz.Recorder(emviz.GaussianMixture(2, max_iter=2), progress=False).run(X)
