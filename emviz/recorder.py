@@ -38,15 +38,21 @@ class _Record:
 
     def __init__(self):
         self.rows: dict[str, list] = {name: [] for name in self._NAMES}
+        self._take = None  # flat indices of the recorded points' entries of a (K, N) log_resp
+        self._k = 0
 
     def record(self, t: int, result, resp_rows: torch.Tensor) -> None:
         rows = self.rows
         assert len(rows["weights"]) == t, "iterations are recorded in order"
+        if self._take is None:
+            self._k, n = result.log_resp.shape
+            self._take = (torch.arange(self._k, device=resp_rows.device)[:, None] * n + resp_rows).reshape(-1)
         rows["weights"].append(result.weights)
         rows["means"].append(result.means)
         rows["covariances"].append(result.covariances)
         rows["log_likelihood"].append(result.log_likelihood)
-        rows["log_resp"].append(result.log_resp.index_select(1, resp_rows))  # (K, M), a copy
+        # (K * M,), a copy. torch.take with flat indices: index_select along dim 1 costs 3x as much.
+        rows["log_resp"].append(torch.take(result.log_resp, self._take))
         rows["empty"].append(result.empty)
 
     def log_likelihood(self, t: int) -> float:
@@ -57,7 +63,8 @@ class _Record:
         rows = self.rows
         stack = lambda name: torch.stack(rows[name][:n]).to("cpu", torch.float64)
         out = {name: stack(name).numpy() for name in ("weights", "means", "covariances", "log_likelihood")}
-        out["resp"] = torch.exp(torch.stack(rows["log_resp"][:n])).transpose(1, 2).to("cpu", torch.float32).numpy()
+        log_resp = torch.stack(rows["log_resp"][:n]).reshape(n, self._k, -1)  # (T, K, M)
+        out["resp"] = torch.exp(log_resp).transpose(1, 2).to("cpu", torch.float32).numpy()
         out["empty"] = torch.stack(rows["empty"][:n]).cpu().numpy()
         return out
 
