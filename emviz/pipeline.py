@@ -317,7 +317,8 @@ def fit(plan: Plan, progress: bool = True, created: list | None = None) -> dict:
     for name, save_path in plan.trace_paths().items():
         fitter = plan.fitters[name]
         recorder = Recorder(fitter, resp_points=config.record.resp_points,
-                            show_points=config.record.show_points, progress=progress, seed=config.model.seed)
+                            show_points=config.record.show_points, progress=progress, seed=config.model.seed,
+                            label="EM" if name is None else name)
         if save_path is not None:
             _make_dirs(save_path.parent, created)
         meta = {"config": _saved_config(config), "run": name,

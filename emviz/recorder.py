@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the text bar: tqdm.auto warns in a notebook without ipywidgets
 
 from emviz.errors import InputError
 from emviz.mixture import Mixture
@@ -81,6 +81,8 @@ class Recorder:
         At most this many data points are kept in the trace (a seeded sample when N is larger).
     progress : bool
         Show a tqdm bar with the log-likelihood.
+    label : str
+        The bar's name (a run's name when several are fitted).
     seed : int
         Seeds the choice of shown and recorded points.
     checkpoint_seconds : float
@@ -89,7 +91,7 @@ class Recorder:
     """
 
     def __init__(self, fitter, resp_points: int = 2000, show_points: int = 20000, progress: bool = True,
-                 seed: int = 0, checkpoint_seconds: float = 10.0):
+                 seed: int = 0, checkpoint_seconds: float = 10.0, label: str = "EM"):
         for name, value in (("resp_points", resp_points), ("show_points", show_points)):
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise InputError(f"{name}: must be an integer >= 1, got {value!r}")
@@ -97,6 +99,7 @@ class Recorder:
         self.resp_points = int(resp_points)
         self.show_points = int(show_points)
         self.progress = progress
+        self.label = str(label)
         self.seed = seed
         self.checkpoint_seconds = checkpoint_seconds
 
@@ -141,7 +144,7 @@ class Recorder:
         # One intra-op thread for small CPU fits (the fitter says), restored however the loop ends.
         with contextlib.ExitStack() as stack:
             stack.enter_context(getattr(fitter, "threads", contextlib.nullcontext)())
-            bar = stack.enter_context(tqdm(total=fitter.max_iter, desc="EM", unit="it", disable=not self.progress,
+            bar = stack.enter_context(tqdm(total=fitter.max_iter, desc=self.label, unit="it", disable=not self.progress,
                                            leave=False))
             try:
                 converged = False
@@ -151,6 +154,8 @@ class Recorder:
                     bar.update(1)
                     if fitter.converged:
                         converged = True
+                        bar.total = recorded  # the bar ends full: EM is done, not stopped at 2%
+                        bar.set_description(f"{self.label} (converged)", refresh=False)
                         break
                     if save_path is not None and time.perf_counter() - last_save > self.checkpoint_seconds:
                         self._save(save_path, buffers, recorded, context, fitter, started, converged=False, partial=True)

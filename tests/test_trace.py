@@ -107,3 +107,13 @@ def test_meta_is_json(tmp_path):
         assert "meta_json.npy" in zf.namelist()
     with np.load(path) as npz:
         assert json.loads(str(npz["meta_json"]))["n_samples"] == 1000
+
+
+def test_the_progress_bar_names_its_run_and_ends_full_when_em_converges(capsys):
+    from emviz import GaussianMixture, Recorder
+
+    X = np.random.default_rng(0).normal(size=(200, 1))
+    trace = Recorder(GaussianMixture(2, max_iter=200, tol=1e-3), label="start 1").run(X)
+    assert trace.meta["converged"] and trace.n_iter < 200
+    err = capsys.readouterr().err
+    assert "start 1 (converged): 100%" in err and f"{trace.n_iter}/{trace.n_iter}" in err
