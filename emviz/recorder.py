@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import platform
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -213,10 +214,14 @@ class Recorder:
                 raise InputError(f"EM produced non-finite {name}; increase reg_covar or use dtype float64")
 
     def _save(self, path, buffers, n_rows, context, fitter, started, converged, partial) -> None:
-        # A checkpoint must not be lost to a second Ctrl-C while it is being written.
+        """Write the trace so far. A Ctrl-C while it is written is held, not lost: the file is finished
+        first, then the interrupt is raised (during a periodic checkpoint; while saving after an
+        interrupt or error, a second Ctrl-C is dropped, so that the first one's trace still lands)."""
+        pending = []
         previous = signal.getsignal(signal.SIGINT)
         try:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            if previous is not None:  # None: a handler not installed from Python, left alone
+                signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
         except ValueError:  # not the main thread
             previous = None
         try:
@@ -228,6 +233,11 @@ class Recorder:
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
+        if pending and sys.exc_info()[0] is None:  # a periodic checkpoint: deliver the held Ctrl-C now
+            if callable(previous):
+                previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
+            elif previous == signal.SIG_DFL:
+                raise KeyboardInterrupt
 
 
 def _version() -> str:

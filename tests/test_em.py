@@ -219,6 +219,33 @@ def test_recorder_stops_at_convergence():
     assert trace.n_iter == gm.n_iter_ < 500
 
 
+def test_ctrl_c_during_a_checkpoint_is_held_until_it_is_written(tmp_path, monkeypatch):
+    """A Ctrl-C that lands while a checkpoint is being written interrupts the fit once the file is
+    complete (it used to be ignored, and the fit went on to max_iter)."""
+    import os
+    import signal
+
+    from emviz.trace import Trace
+
+    save, calls = Trace.save, []
+
+    def save_and_interrupt(self, path):
+        calls.append(path)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # arrives mid-write
+        return save(self, path)
+
+    monkeypatch.setattr(Trace, "save", save_and_interrupt)
+    path = tmp_path / "trace.npz"
+    with pytest.raises(KeyboardInterrupt):
+        Recorder(GaussianMixture(3, init=start_for("full"), tol=0, max_iter=400), progress=False,
+                 checkpoint_seconds=0.0).run(blobs(), save_path=path)
+    assert len(calls) == 2  # the checkpoint that was interrupted, then the interrupted fit's own
+    trace = Trace.load(path)
+    assert trace.meta["partial"] is True and trace.n_iter == 0  # the first step, checkpointed
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 @pytest.mark.parametrize("init", ["kmeans++", "kmeans", "random", "random_from_data"])
 def test_named_initialisations_are_seeded(init):
     X = blobs()
