@@ -237,13 +237,18 @@ def test_ctrl_c_during_a_checkpoint_is_held_until_it_is_written(tmp_path, monkey
 
     monkeypatch.setattr(Trace, "save", save_and_interrupt)
     path = tmp_path / "trace.npz"
-    with pytest.raises(KeyboardInterrupt):
-        Recorder(GaussianMixture(3, init=start_for("full"), tol=0, max_iter=400), progress=False,
-                 checkpoint_seconds=0.0).run(blobs(), save_path=path)
+    # Python's own Ctrl-C handler, whatever this process inherited (a shell's background job ignores SIGINT)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            Recorder(GaussianMixture(3, init=start_for("full"), tol=0, max_iter=400), progress=False,
+                     checkpoint_seconds=0.0).run(blobs(), save_path=path)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert len(calls) == 2  # the checkpoint that was interrupted, then the interrupted fit's own
     trace = Trace.load(path)
     assert trace.meta["partial"] is True and trace.n_iter == 0  # the first step, checkpointed
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 @pytest.mark.parametrize("init", ["kmeans++", "kmeans", "random", "random_from_data"])
