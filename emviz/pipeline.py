@@ -16,6 +16,8 @@ from pathlib import Path
 from emviz.config import MEMORY_SHARE, Config, check_config, init_mixture, load_config, output_kind, run_slug
 from emviz.data import Dataset, data_shape, load_data
 from emviz.errors import InputError
+from emviz.retrace import render_trace
+from emviz.writers.atomic import make_dirs, remove_empty
 
 __all__ = ["run", "Plan", "prepare", "fit", "render_outputs", "output_settings", "render_trace"]
 
@@ -166,7 +168,7 @@ def run(config_or_path, out=".", overrides=(), device=None, dry_run=False, progr
         traces = fit(plan, progress=progress, created=created)
         return render_outputs(plan, traces, progress=progress, created=created)
     except BaseException:
-        _remove_empty(created)
+        remove_empty(created)
         raise
 
 
@@ -320,7 +322,7 @@ def fit(plan: Plan, progress: bool = True, created: list | None = None) -> dict:
                             show_points=config.record.show_points, progress=progress, seed=config.model.seed,
                             label="EM" if name is None else name)
         if save_path is not None:
-            _make_dirs(save_path.parent, created)
+            make_dirs(save_path.parent, created)
         meta = {"config": _saved_config(config), "run": name,
                 # The file name only: the same config run from another folder saves the same bytes.
                 "config_source": Path(config.source).name,
@@ -404,7 +406,7 @@ def render_outputs(plan: Plan, traces, progress: bool = True, created: list | No
                 settings["title"] = name
         if output.overlay is not None:
             settings["overlay"] = list(output.overlay)
-        _make_dirs(target.parent, created)
+        make_dirs(target.parent, created)
         try:
             written.append(render(subject, panels=list(output.panels), path=target, progress=progress, **settings))
         except InputError as exc:
@@ -447,28 +449,3 @@ def _clip_to_trace(settings: dict, n_iter: int, target: Path, quiet: bool) -> di
         print(f"emviz: note: {target}: EM stopped at iteration {n_iter}; iteration(s) "
               f"{', '.join(map(str, beyond))} drawn as {n_iter}", file=sys.stderr)
     return settings
-
-
-def _make_dirs(directory: Path, created: list | None) -> None:
-    """``mkdir -p``, remembering the directories it made (so a failed run can remove them again)."""
-    missing = []
-    probe = Path(directory)
-    while not probe.exists():
-        missing.append(probe)
-        probe = probe.parent
-    for path in reversed(missing):
-        path.mkdir(exist_ok=True)
-        if created is not None:
-            created.append(path)
-
-
-def _remove_empty(created: list) -> None:
-    for path in reversed(created):
-        try:
-            path.rmdir()
-        except OSError:
-            pass  # not empty (a checkpointed trace, or someone else's file): leave it
-
-
-# A saved trace renders without a config: emviz.retrace holds that path (kept importable from here).
-from emviz.retrace import render_trace  # noqa: E402

@@ -11,7 +11,7 @@ from emviz.config import (
     MAX_FPS, MAX_HOLD_SECONDS, MAX_TITLE_CHARS, MIN_MP4_FPS, output_kind, path_problem, register_panels, target_problem,
 )
 from emviz.errors import InputError
-from emviz.pipeline import _make_dirs as make_dirs, _remove_empty as remove_empty
+from emviz.writers.atomic import make_dirs, remove_empty
 
 __all__ = ["render_trace"]
 

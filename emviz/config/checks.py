@@ -165,7 +165,7 @@ def _check_output_static(config: Config, i: int, out: OutputSpec, max_iter: int)
         for j, t in enumerate(out.iterations):
             if t > max_iter:
                 raise config.error(("outputs", i, "iterations", j), f"iteration {t} is beyond model.max_iter ({max_iter})")
-    schedule = _check_schedule(config, ("outputs", i, "frames", "schedule"), frames.schedule, max_iter)
+    _check_schedule(config, ("outputs", i, "frames", "schedule"), frames.schedule, max_iter)
     if kind == "still":
         from emviz.render.api import MAX_GRID_CELLS
 

@@ -258,7 +258,7 @@ class GaussianMixture:
             self._leave_moments_if_ill_conditioned()
         return StepResult(*params, ll, log_resp, empty)
 
-    @torch.inference_mode()
+    @_inference  # called from step(), already in inference mode: not entered again
     def _leave_moments_if_ill_conditioned(self) -> None:
         full = self._full_covariances()
         smallest = float(torch.linalg.eigvalsh(full).min()) if self._d > 1 else float(full.min())

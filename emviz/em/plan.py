@@ -64,6 +64,8 @@ class MomentsPlan:
         self.kind, self.k, self.d, self.reg = kind, n_components, n_features, float(reg_covar)
         self._kern = K.COVARIANCE_TYPES[kind]
         self._eps10 = 10 * torch.finfo(dtype).eps  # scikit-learn's guard against nk = 0 (kernels._nk)
+        # nk_raw < m  <=>  nk < m + 10 eps (up to rounding far below the threshold's own precision)
+        self._empty_below = EMPTY_COMPONENT_MASS + self._eps10
         self.fused = kind in ("full", "tied")
         if self.fused:
             self._build(dtype, device)
@@ -173,8 +175,7 @@ class MomentsPlan:
         total = nk.sum()
         # [1, E[x], E[x x^T] + reg I] per component (the reg lands on the diagonal moments' columns)
         torch.addcdiv(self._reg_row, self._stats, self._nk_column, out=self._scaled)
-        # nk_raw < m  <=>  nk < m + 10 eps (up to rounding far below the threshold's own precision)
-        empty = nk < EMPTY_COMPONENT_MASS + self._eps10
+        empty = nk < self._empty_below
         torch.index_select(self._scaled, 1, self._e2_index, out=self._e2)
         # E[x x^T] + reg I - mu mu^T: each entry one product and one difference: exactly symmetric.
         cov = torch.addcmul(self._e2_square, self._means_col, self._means_row, value=-1)

@@ -204,11 +204,12 @@ class Scene:
             x += width(slot)
 
     def _widest_pieces(self) -> list[str]:
-        """The iteration line's pieces at their widest: what sizes each slot."""
-        n_iter = self.trace.n_iter
-        pieces = self._title_pieces(n_iter)
-        pieces[3::2] = [self._ll_widest] * len(pieces[3::2])
-        return pieces
+        """The iteration line's pieces at their widest: what sizes each slot (fixed for the scene)."""
+        if getattr(self, "_slots", None) is None:
+            pieces = self._title_pieces(self.trace.n_iter)
+            pieces[3::2] = [self._ll_widest] * len(pieces[3::2])
+            self._slots = pieces
+        return list(self._slots)
 
     def _padded(self, pieces: list[str]) -> str:
         """The pieces padded to their slots' lengths with U+2007 FIGURE SPACE: one constant-length line."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from emviz.errors import InputError
 
-__all__ = ["atomic_output"]
+__all__ = ["atomic_output", "make_dirs", "remove_empty"]
 
 _temp_counter = itertools.count()
 
@@ -132,3 +132,25 @@ def atomic_output(path: str | os.PathLike, *, directory: bool = False) -> Iterat
     except BaseException:
         target.discard()
         raise
+
+
+def make_dirs(directory: Path, created: list | None) -> None:
+    """``mkdir -p``, remembering the directories it made (so a failed run can remove them again)."""
+    missing = []
+    probe = Path(directory)
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+        if created is not None:
+            created.append(path)
+
+
+def remove_empty(created: list) -> None:
+    """Remove the directories :func:`make_dirs` made, newest first, where they are still empty."""
+    for path in reversed(created):
+        try:
+            path.rmdir()
+        except OSError:
+            pass  # not empty (a checkpointed trace, or someone else's file): leave it

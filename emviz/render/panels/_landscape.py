@@ -132,6 +132,11 @@ class Prepared:
     def __init__(self):
         self._items: list = []
 
+    def __deepcopy__(self, memo):
+        # Read-only results: every copy of the panel (each scene cell, each grid cell) shares them
+        # instead of copying the grids and optimiser paths again.
+        return self
+
     def get(self, trace):
         return next((value for key, value in self._items if key is trace), None)
 
