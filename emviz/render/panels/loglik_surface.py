@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
+from matplotlib import rcParams
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from emviz.errors import InputError
@@ -299,7 +300,10 @@ class LoglikSurfacePanel(Panel):
         ax.zaxis.set_major_formatter(_plain_formatter(v["zlim"][1] - v["zlim"][0]))
         ax.set_xlabel(param_label(params[0], d, self._axes[0][0]))
         ax.set_ylabel(param_label(params[1], d, self._axes[1][0]))
-        ax.set_zlabel("log-likelihood")
+        # The z ticks are long numbers (-8000, -12500.5): keep the label a tick label's width off them,
+        # in every view of a turning camera.
+        widest = max((len(ax.zaxis.get_major_formatter()(z)) for z in ax.get_zticks()), default=4)
+        ax.set_zlabel("log-likelihood", labelpad=4.0 + 0.45 * widest * rcParams["font.size"])
         ax.set_box_aspect(None, zoom=_ZOOM)
 
     def _add_legend(self, ax, with_truth: bool) -> None:
