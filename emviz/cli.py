@@ -46,7 +46,7 @@ def _add_render_trace(sub, common) -> None:
     p.add_argument("--panels", action="append", required=True, metavar="PANEL",
                    help="a panel name or a YAML mapping such as '{components: {bins: 40}}' (repeatable: "
                         "several panels side by side)")
-    p.add_argument("--out", required=True, metavar="PATH", help="output: .gif .mp4 .html .png .pdf .svg or a folder")
+    p.add_argument("--out", required=True, metavar="PATH", help="output: .gif .mp4 .html .tex (beamer) .png .pdf .svg or a folder")
     p.add_argument("--fps", type=float, default=10.0, help="frames per second (default: 10)")
     p.add_argument("--schedule", metavar="YAML", help="which iterations: all, [0, 5, 10], '{dense: 100, every: 10}'")
     p.add_argument("--iterations", metavar="YAML", help="stills: iterations to draw, e.g. '[0, 10, 100]'")

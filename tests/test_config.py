@@ -305,7 +305,7 @@ def test_panel_dimension_from_a_csv_header(tmp_path):
     ("iterations: [0, 10, 100, 1000]", "frames: {schedule: all}",
      "config.yaml:25: outputs[2].frames.schedule: a still grid has at most 36 cells"),
     ("path: key_iterations.png", "path: key_iterations.jpg",
-     "config.yaml:23: outputs[2].path: cannot write '.jpg' files (did you mean '.png'?); use .gif, .mp4, .html, .png, .pdf, .svg or a folder"),
+     "config.yaml:23: outputs[2].path: cannot write '.jpg' files (did you mean '.png'?); use .gif, .mp4, .html, .tex, .png, .pdf, .svg or a folder"),
     ("path: key_iterations.png", "path: em_gaussians_evolution.gif",
      "config.yaml:23: outputs[2].path: 'em_gaussians_evolution.gif' is also the path of outputs[0]"),
     ("save: trace.npz", "save: trace.json", "config.yaml:15: record.save: a trace is saved as .npz (got 'trace.json')"),

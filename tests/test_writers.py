@@ -15,6 +15,7 @@ from PIL import Image, ImageSequence
 from emviz.errors import InputError
 from emviz.writers import (
     WRITERS,
+    BeamerWriter,
     GifWriter,
     HtmlWriter,
     Mp4Writer,
@@ -339,8 +340,9 @@ def test_frames_must_be_rgb_uint8_of_one_size(tmp_path):
 
 
 def test_writer_chosen_by_suffix():
-    assert WRITERS.names() == ["gif", "html", "mp4", "png"]
+    assert WRITERS.names() == ["beamer", "gif", "html", "mp4", "png"]
     assert writer_for_path("x/anim.GIF") is GifWriter
+    assert writer_for_path("slides/em.tex") is BeamerWriter
     assert writer_for_path("anim.mp4") is Mp4Writer
     assert writer_for_path("anim.html") is HtmlWriter
     assert writer_for_path("out/frames") is PngFramesWriter
@@ -350,7 +352,7 @@ def test_writer_chosen_by_suffix():
 def test_every_suffix_of_the_formats_table_has_its_writer():
     from emviz.formats import ANIMATION_SUFFIXES, OUTPUT_FORMATS, STILL_SUFFIXES, output_kind
 
-    assert ANIMATION_SUFFIXES == (".gif", ".mp4", ".html", "") and STILL_SUFFIXES == (".png", ".pdf", ".svg")
+    assert ANIMATION_SUFFIXES == (".gif", ".mp4", ".html", ".tex", "") and STILL_SUFFIXES == (".png", ".pdf", ".svg")
     for suffix in ANIMATION_SUFFIXES:
         path = f"out/anim{suffix}"
         assert writer_for_path(path).name == OUTPUT_FORMATS[suffix].name
@@ -361,7 +363,7 @@ def test_every_suffix_of_the_formats_table_has_its_writer():
         assert output_kind(f"still{suffix.upper()}") == "still"
     with pytest.raises(InputError) as info:
         output_kind("a.jpg")
-    assert str(info.value) == "cannot write '.jpg' files (did you mean '.png'?); use .gif, .mp4, .html, .png, .pdf, .svg or a folder"
+    assert str(info.value) == "cannot write '.jpg' files (did you mean '.png'?); use .gif, .mp4, .html, .tex, .png, .pdf, .svg or a folder"
 
 
 def test_unknown_suffix_names_it_and_the_choices():

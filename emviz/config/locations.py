@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from emviz.config.limits import MAX_NAME_BYTES
-from emviz.formats import OUTPUT_KINDS, output_kind
+from emviz.formats import BEAMER_FILES, OUTPUT_KINDS, frames_folder, latex_name_problem, output_kind
 from emviz.validation import dotted
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def path_problem(text: str) -> str | None:
     if text.endswith(("/", os.sep)) and Path(text).suffix:
         # The render layer picks the format by suffix and would read "frames.v2/" as a ".v2" file.
         return f"a folder of frames is named without a suffix (got {text!r})"
-    return None
+    return latex_name_problem(text)
 
 
 def _protected(config: Config) -> dict[Path, str]:
@@ -84,47 +84,58 @@ def target_problem(shown, target: Path, *, folder: bool, protected: dict[Path, s
         return f"{shown} {problem}" if problem else None
     if target.is_dir():
         return f"{shown} is a directory"
+    frames = frames_folder(target)
+    if frames is not None:  # a beamer snippet replaces the folder of frames beside it whole
+        if frames.exists() and not frames.is_dir():
+            return f"{frames} (the folder of {shown}'s frames) is a file"
+        problem = why_not_replaceable(frames, protected, BEAMER_FILES)
+        return f"{frames} (the folder of {shown}'s frames) {problem}" if problem else None
     return None
 
 
 def check_locations(config: Config, out: Path) -> None:
     """Every output and trace of ``config`` under ``out`` can be written, and no two collide."""
     protected = _protected(config)
-    seen: list[tuple[tuple, Path]] = []
+    seen: list[tuple[str, Path]] = []  # (what it is, as the messages name it; resolved path)
     for path, rel in _targets(config):
         target = (out / rel).resolve()
-        for other_path, other in seen:
-            _check_apart(config, path, target, other_path, other)
-        seen.append((path, target))
+        # A beamer snippet also writes the folder of its frames beside it.
+        frames = frames_folder(target) if path[0] == "outputs" else None
+        mine = [(dotted(path), target)] + ([(f"the frames folder of {dotted(path)}", frames)] if frames else [])
+        for _, written in mine:
+            for what, other in seen:
+                _check_apart(config, path, written, what, other)
+        seen.extend(mine)
         folder = path[0] == "outputs" and output_kind(rel) == "folder"
         problem = target_problem(out / rel, target, folder=folder, protected=protected)
         if problem:
             raise config.error(path, problem)
 
 
-def _check_apart(config: Config, path: tuple, target: Path, other_path: tuple, other: Path) -> None:
+def _check_apart(config: Config, path: tuple, target: Path, what: str, other: Path) -> None:
     """Two things a run writes may not share a path, nor lie one inside the other: a folder output
-    replaces its folder whole (and a file cannot hold a file)."""
+    replaces its folder whole (and a file cannot hold a file). ``what`` names ``other``."""
     if target == other:
-        raise config.error(path, f"{target} is also the path of {dotted(other_path)}")
+        raise config.error(path, f"{target} is also the path of {what}")
     if other in target.parents:
-        raise config.error(path, f"{target} would be inside {dotted(other_path)} ({other}); give them separate paths")
+        raise config.error(path, f"{target} would be inside {what} ({other}); give them separate paths")
     if target in other.parents:
-        raise config.error(path, f"{target} would contain {dotted(other_path)} ({other}); give them separate paths")
+        raise config.error(path, f"{target} would contain {what} ({other}); give them separate paths")
 
 
 #: What a folder output holds: the frames emviz.writers.PngFramesWriter writes.
 _FRAME_NAME = re.compile(r"frame_\d{4,}\.png")
 
 
-def why_not_replaceable(folder: Path, protected: dict) -> str | None:
-    """Why a folder output may not replace ``folder`` (it is replaced whole), or None when it may."""
+def why_not_replaceable(folder: Path, protected: dict, names: re.Pattern = _FRAME_NAME) -> str | None:
+    """Why a folder output may not replace ``folder`` (it is replaced whole), or None when it may:
+    it may hold only files whose names match ``names`` (default the PNG folder's frames)."""
     for file, what in protected.items():
         if folder == file or folder in file.parents:
             return f"holds {what}, which a folder output would delete"
     if not folder.is_dir():
         return None
-    others = sorted(p.name for p in folder.iterdir() if not _FRAME_NAME.fullmatch(p.name))
+    others = sorted(p.name for p in folder.iterdir() if not names.fullmatch(p.name))
     if others:
         shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
         return (f"already exists and holds more than emviz frames ({shown}); a folder output replaces its "

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
-    BeforeValidator, Discriminator, Field, PrivateAttr, Tag, ValidationError, WithJsonSchema, model_validator,
+    BeforeValidator, Discriminator, Field, PrivateAttr, Tag, ValidationError, WithJsonSchema, field_validator,
+    model_validator,
 )
 
 from emviz.config.limits import INIT_NAMES, MAX_FPS, MAX_HOLD_SECONDS, MAX_TITLE_CHARS
 from emviz.dataspec import DataSpec, MixtureSpec
 from emviz.errors import InputError, did_you_mean
+from emviz.formats import FORMAT_SUFFIXES, output_suffix
 from emviz.validation import StrictModel, dotted, located, nested_numbers, parse_path, problem, seed_field, show
 
 __all__ = ["Config", "DataSection", "MixtureSpec", "InitMixture", "ModelSection", "ModelOverride", "RunSpec",
@@ -232,7 +234,11 @@ PanelSpec = Annotated[Any, BeforeValidator(_check_panel), WithJsonSchema({
 class OutputSpec(StrictModel):
     """One file (or folder) to write; unset keys fall back to the frames and style sections."""
 
-    path: str = Field(min_length=1, description=".gif .mp4 .html (animations), .png .pdf .svg (stills) or a folder")
+    path: str = Field(min_length=1, description=".gif .mp4 .html (animations), .tex (beamer slides: a LaTeX "
+                                                 "snippet and its frames), .png .pdf .svg (stills) or a folder")
+    format: Literal[tuple(FORMAT_SUFFIXES)] | None = Field(
+        None, description="the format by name, as the path's suffix would pick it (beamer: .tex); a path "
+                          "without a suffix gets the format's")
     panels: list[PanelSpec] = Field(min_length=1)
     iterations: list[Annotated[int, Field(ge=0)]] | None = Field(
         None, min_length=1, description="stills: the iterations drawn (several make a grid); "
@@ -246,6 +252,27 @@ class OutputSpec(StrictModel):
                                                                     "side by side with shared axes")
     overlay: list[PanelSpec] | None = Field(None, min_length=1, description="panels drawn once with every "
                                                                             "shown run together (e.g. curves)")
+
+    @field_validator("format")
+    @classmethod
+    def _format_matches_path(cls, value, info):
+        path = info.data.get("path")
+        if value is None or path is None:
+            return value
+        suffix, wanted = output_suffix(path), FORMAT_SUFFIXES[value]
+        if path.endswith(("/", "\\")):
+            raise ValueError(f"{value} writes {wanted} files; {path!r} is a folder (drop format, or the final /)")
+        if suffix and suffix != wanted:
+            raise ValueError(f"{value} writes {wanted} files, but path {path!r} ends in {suffix}; "
+                             f"give the suffix {wanted} or no suffix")
+        return value
+
+    @model_validator(mode="after")
+    def _suffix_from_format(self):
+        # One place to know the format: everything downstream reads the path's suffix.
+        if self.format is not None and not output_suffix(self.path):
+            self.path += FORMAT_SUFFIXES[self.format]
+        return self
 
     @model_validator(mode="before")
     @classmethod

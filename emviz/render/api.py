@@ -1,4 +1,4 @@
-"""``render``: a trace to an animation (GIF, MP4, HTML, PNG folder) or a still (PNG, PDF, SVG)."""
+"""``render``: a trace to an animation (GIF, MP4, HTML, PNG folder, beamer snippet) or a still (PNG, PDF, SVG)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from emviz.errors import InputError
-from emviz.formats import ANIMATION_SUFFIXES, STILL_SUFFIXES  # re-exported: the suffixes render() takes
+from emviz.formats import ANIMATION_SUFFIXES, OUTPUT_FORMATS, STILL_SUFFIXES  # re-exported: the suffixes render() takes
 from emviz.trace import Trace
 from emviz.render.frames import SceneSpec, iter_frames, progress_bar, write_frames
 from emviz.render.scene import as_runs, grid_figure
@@ -42,8 +42,9 @@ def render(trace, panels=("components",), path="emviz.gif", *, fps=10.0, schedul
         Most colours in a GIF's palette (8-255). 128 reads the same as 255 for plots and makes a
         smaller file (the docs components GIF: 1.9 MB against 2.2 MB).
     path : str or Path
-        ``.gif``, ``.mp4``, ``.html`` or a folder (no suffix) for an animation; ``.png``, ``.pdf`` or
-        ``.svg`` for a still.
+        ``.gif``, ``.mp4``, ``.html`` or a folder (no suffix) for an animation; ``.tex`` for a beamer
+        snippet with its frames in the folder ``<stem>-frames`` beside it (see :mod:`emviz.render.beamer`);
+        ``.png``, ``.pdf`` or ``.svg`` for a still.
     fps : float
         Frames per second of an animation.
     schedule : "all", list of int or mapping, optional
@@ -83,6 +84,10 @@ def render(trace, panels=("components",), path="emviz.gif", *, fps=10.0, schedul
         )
     plan = plan_animation(trace, panels, fps=fps, schedule=schedule, hold_last=hold_last, style=style,
                           layout=layout, title=title, iterations=iterations, overlay=overlay)
+    if OUTPUT_FORMATS[suffix].name == "beamer":
+        from emviz.render.beamer import render_beamer
+
+        return _noted(render_beamer(plan, path, workers=workers, progress=progress))
     return _noted(_render_animation(plan, path, workers=workers, progress=progress, max_bytes=max_bytes,
                                     colors=colors))
 

@@ -1,4 +1,5 @@
-"""Frame writers: stream RGB frames into GIF, MP4, HTML or a folder of PNGs, and save stills, atomically.
+"""Frame writers: stream RGB frames into GIF, MP4, HTML, a folder of PNGs or a beamer snippet's frames,
+and save stills, atomically.
 
 Frames arrive one at a time as arrays of shape (H, W, 3), dtype uint8, all the same size. Every writer
 keeps a bounded amount of state (the frame held back for ``hold_last_ms`` plus what its format needs),
@@ -12,7 +13,8 @@ on an exception.
 
 Modules: :mod:`~emviz.writers.atomic` (atomic output), :mod:`~emviz.writers.base` (the protocol, the
 registry, the choice by suffix), :mod:`~emviz.writers.gif`, :mod:`~emviz.writers.mp4`,
-:mod:`~emviz.writers.html` and :mod:`~emviz.writers.png` (PNG frames and stills). Importing this package
+:mod:`~emviz.writers.html`, :mod:`~emviz.writers.png` (PNG frames and stills) and :mod:`~emviz.writers.beamer`
+(a LaTeX snippet and its PDF or PNG frames). Importing this package
 costs the standard library and numpy only: Pillow, ffmpeg and matplotlib are imported when first used.
 
 Examples
@@ -32,8 +34,10 @@ from emviz.writers.gif import GifWriter, gif_palette
 from emviz.writers.mp4 import Mp4Writer
 from emviz.writers.html import HtmlWriter
 from emviz.writers.png import PngFramesWriter, save_figure
+from emviz.writers.beamer import BeamerWriter
 
 __all__ = [
+    "BeamerWriter",
     "DEFAULT_MAX_BYTES",
     "WRITERS",
     "FrameWriter",

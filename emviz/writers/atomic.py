@@ -67,9 +67,16 @@ class _AtomicTarget:
             _fsync(self.tmp)
             os.replace(self.tmp, self.path)
             return
+        old = self.swap_in()
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def swap_in(self) -> Path | None:
+        """Move the finished temporary folder into place; return where the older folder was moved
+        aside (None: there was none). :meth:`swap_back` undoes it, ``shutil.rmtree`` completes it."""
         if not self.path.exists():
             os.replace(self.tmp, self.path)
-            return
+            return None
         self._check_replaceable()  # again: files may have appeared while the frames were drawn
         # os.replace cannot replace a non-empty folder: move the old one aside first, and put it back
         # if the swap fails, so that the target always holds one complete folder.
@@ -80,7 +87,13 @@ class _AtomicTarget:
         except BaseException:
             os.replace(old, self.path)
             raise
-        shutil.rmtree(old, ignore_errors=True)
+        return old
+
+    def swap_back(self, old: Path | None) -> None:
+        """Undo :meth:`swap_in`: the new folder back to its temporary name, the older one into place."""
+        os.replace(self.path, self.tmp)
+        if old is not None:
+            os.replace(old, self.path)
 
     def discard(self) -> None:
         """Remove the temporary output; the target is left as it was."""
@@ -89,6 +102,43 @@ class _AtomicTarget:
         else:
             with contextlib.suppress(FileNotFoundError):
                 self.tmp.unlink()
+
+
+class _FileWithFolder:
+    """A file and the folder beside it that the file refers to (a LaTeX snippet and its frames), built
+    under temporary names and moved into place together.
+
+    The folder is swapped in first and the file renamed last; if that rename fails the older folder is
+    put back, so the file and the folder at the targets always belong together (only a crash between
+    the two renames, a moment, could pair a new folder with the older file). ``tmp`` is the file's
+    temporary path (not created), ``folder_tmp`` the temporary folder (created empty).
+    """
+
+    def __init__(self, path: str | os.PathLike, folder: str | os.PathLike, *, replaces: re.Pattern | None = None):
+        self.path = Path(path)
+        self.folder = _AtomicTarget(folder, directory=True, replaces=replaces)
+        try:
+            self.file = _AtomicTarget(path)
+        except BaseException:
+            self.folder.discard()
+            raise
+        self.tmp, self.folder_tmp = self.file.tmp, self.folder.tmp
+
+    def commit(self) -> None:
+        old = self.folder.swap_in()
+        try:
+            self.file.commit()
+        except BaseException:
+            self.folder.swap_back(old)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def discard(self) -> None:
+        try:
+            self.file.discard()
+        finally:
+            self.folder.discard()
 
 
 def _fsync(path: Path) -> None:

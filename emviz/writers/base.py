@@ -97,7 +97,7 @@ class FrameWriter:
         """Create the temporary output; called by ``__enter__`` or by the first :meth:`grab_frame`."""
         if self._state != "new":
             raise RuntimeError(f"{type(self).__name__} for {str(self.path)!r} is already set up")
-        self._target = _AtomicTarget(self.path, directory=self.directory, replaces=self.replaces)
+        self._target = self._make_target()
         self._state = "open"
         try:
             self._open(self._target.tmp)
@@ -193,6 +193,10 @@ class FrameWriter:
             return 1000.0 / self.fps
         return _number(duration_ms, f"duration_ms of frame {self.frame_count}", minimum=0.0, strict=True)
 
+    def _make_target(self):
+        """The atomic target: ``tmp`` to write, ``commit()`` and ``discard()`` (see :mod:`~emviz.writers.atomic`)."""
+        return _AtomicTarget(self.path, directory=self.directory, replaces=self.replaces)
+
     def _open(self, tmp: Path) -> None:
         """Open the temporary output."""
 
@@ -212,8 +216,9 @@ class FrameWriter:
 def writer_for_path(path: str | os.PathLike) -> type[FrameWriter]:
     """Return the writer class for an output path, chosen by its suffix.
 
-    ``.gif``, ``.mp4`` and ``.html`` are files; a path without a suffix, or one ending in ``/``, is a
-    folder of PNG frames. Suffixes are case-insensitive.
+    ``.gif``, ``.mp4`` and ``.html`` are files, ``.tex`` a beamer snippet with its frames in a folder
+    beside it; a path without a suffix, or one ending in ``/``, is a folder of PNG frames. Suffixes are
+    case-insensitive.
 
     Raises
     ------

@@ -13,7 +13,7 @@ from emviz.formats import OUTPUT_FORMATS, STILL_SUFFIXES
 from emviz.writers.atomic import atomic_output
 from emviz.writers.base import WRITERS, FrameWriter
 
-__all__ = ["PngFramesWriter", "save_figure"]
+__all__ = ["PngFramesWriter", "save_figure", "write_figure"]
 
 
 @WRITERS.register("png")
@@ -60,8 +60,6 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: float | None = None) -> Pa
     derived from a fixed salt (``svg.hashsalt``) instead of a random one, so the same figure always gives
     the same bytes.
     """
-    import matplotlib
-
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in STILL_SUFFIXES:
@@ -69,12 +67,24 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: float | None = None) -> Pa
             f"still {str(path)!r}: unknown suffix {path.suffix!r}{did_you_mean(suffix, STILL_SUFFIXES)}; "
             f"choose from {', '.join(STILL_SUFFIXES)}"
         )
-    fmt = OUTPUT_FORMATS[suffix].name
-    metadata = {
-        "png": {"Software": None},
-        "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
-        "svg": {"Date": None, "Creator": None},
-    }[fmt]
-    with atomic_output(path) as tmp, matplotlib.rc_context({"svg.hashsalt": "emviz"}):
-        fig.savefig(tmp, format=fmt, dpi=dpi if dpi is not None else "figure", metadata=metadata)
+    with atomic_output(path) as tmp:
+        write_figure(fig, tmp, OUTPUT_FORMATS[suffix].name, dpi=dpi)
     return path
+
+
+#: Metadata left out of each format, so that the same figure gives the same bytes.
+_NO_STAMPS = {
+    "png": {"Software": None},
+    "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
+    "svg": {"Date": None, "Creator": None},
+}
+
+
+def write_figure(fig, file, fmt: str, *, dpi: float | None = None) -> None:
+    """``fig.savefig`` in format ``fmt`` (png, pdf, svg) without timestamps or random ids, straight to
+    ``file`` (not atomic: :func:`save_figure` is, and the beamer writer saves frames into a temporary
+    folder)."""
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.hashsalt": "emviz"}):
+        fig.savefig(file, format=fmt, dpi=dpi if dpi is not None else "figure", metadata=_NO_STAMPS[fmt])
