@@ -80,11 +80,15 @@ def snippet(name: str, rates: list[str], durations_ms: list[float], file_type: s
     folder = f"{name}-frames"
     n = len(rates)
     what = "vector PDF" if file_type == "pdf" else "PNG"
+    seconds = [f"{d / 1000:.3g} s" for d in durations_ms]
     if len(set(rates)) == 1:
-        timing, options = f"each shown {durations_ms[0] / 1000:g} s", OPTIONS
+        timing, options = f"each shown {seconds[0]}", OPTIONS
     else:
-        timing = (f"shown {min(durations_ms) / 1000:g} s to {max(durations_ms) / 1000:g} s each "
-                  f"({folder}/timeline.txt)")
+        if len(set(rates[:-1])) == 1:  # the held last frame
+            timing = f"each shown {seconds[0]}, the last {seconds[-1]}"
+        else:
+            timing = f"shown {min(durations_ms) / 1000:.3g} s to {max(durations_ms) / 1000:.3g} s each"
+        timing += f" ({folder}/timeline.txt)"
         options = OPTIONS + rf", timeline=\emvizdir {folder}/timeline.txt"
     return (
         f"% Written by emviz: {n} frame{'s' if n != 1 else ''} ({what}) in {folder}/, {timing}.\n"
