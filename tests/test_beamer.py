@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +31,10 @@ def _in_ci() -> bool:
 
 @pytest.fixture(scope="module")
 def pdflatex():
-    exe = shutil.which("pdflatex")
-    problem = None if exe else "no pdflatex (apt-get install texlive-latex-extra)"
+    exe, kpsewhich = shutil.which("pdflatex"), shutil.which("kpsewhich")
+    problem = None if exe and kpsewhich else "no pdflatex (apt-get install texlive-latex-extra)"
     for name in ("beamer.cls", "animate.sty"):
-        if problem is None and not subprocess.run(["kpsewhich", name], capture_output=True, text=True).stdout.strip():
+        if problem is None and not subprocess.run([kpsewhich, name], capture_output=True, text=True).stdout.strip():
             problem = f"LaTeX has no {name} (apt-get install texlive-latex-extra)"
     if problem is not None:
         if _in_ci():
@@ -98,8 +99,10 @@ def test_snippet_frames_and_timeline(trace, tmp_path):
                                  "slides/em-frames/frame-003.pdf", "slides/em-frames/timeline.txt", "slides/em.tex"]
     frames = [(tmp_path / f"slides/em-frames/frame-{i:03d}.pdf").read_bytes() for i in range(4)]
     for data in frames:
-        # One vector page: no image inside, no timestamps.
-        assert data.startswith(b"%PDF-") and data.count(b"/Type /Page\n") + data.count(b"/Type /Page ") >= 1
+        # One vector page: paths and text, no image inside, no timestamps.
+        assert data.startswith(b"%PDF-") and len(re.findall(rb"/Type /Page\b(?!s)", data)) == 1
+        content = b"".join(zlib.decompress(m) for m in re.findall(rb"stream\n(.*?)\nendstream", data, flags=re.S))
+        assert b" m\n" in content and b" l\n" in content and b" TJ" in content
         assert b"/Subtype /Image" not in data and b"CreationDate" not in data
     assert len(set(frames)) == 4  # each frame shows its own iteration
     # 4 fps: 250 ms a frame, the last held 1 s more (1250 ms: 0.8 frames per second).
