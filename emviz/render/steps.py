@@ -26,8 +26,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Frame", "PHASES", "as_frame", "frame_label", "half_step_frames", "n_frames", "show_frame",
-           "whole_frames"]
+__all__ = [
+    "PHASES",
+    "Frame",
+    "as_frame",
+    "frame_label",
+    "half_step_frames",
+    "n_frames",
+    "show_frame",
+    "whole_frames",
+]
 
 #: The two halves of an iteration, in order.
 PHASES = ("E", "M")
@@ -72,7 +80,7 @@ class Frame:
         """``"E-step"``, ``"M-step"`` or ``""`` for a whole iteration."""
         return f"{self.phase}-step" if self.phase else ""
 
-    def at_most(self, n_iter: int) -> "Frame":
+    def at_most(self, n_iter: int) -> Frame:
         """The frame a run with iterations 0..``n_iter`` shows: itself, or, past its end, its last
         iteration's E-step (a run that stopped earlier rests there; it has no M-step after it)."""
         if self.params <= n_iter:
