@@ -11,7 +11,7 @@ import emviz
 from emviz import GaussianMixture, InputError, Mixture, Recorder
 from emviz.cli import main
 from emviz.render.api import plan_animation
-from emviz.render.frames import FrameRenderer
+from emviz.render.frames import FrameRenderer, SceneSpec
 from emviz.render.panel import Panel, register_panel
 from emviz.render.scene import Scene, grid_figure
 from emviz.render.steps import Frame, frame_label, half_step_frames, n_frames
@@ -168,6 +168,32 @@ def test_curves_cursor_sits_between_t_and_t_plus_1_on_the_m_step(trace2):
         assert x == 2.5 and y == pytest.approx(np.sqrt(delta[1] * delta[2]), rel=1e-9)
         s.update(Frame(3, "E"))
         assert list(nats.cursor.get_xdata()) == [3, 3] and tuple(nats.markers[0].get_xydata()[0]) == (3, ll[3])
+
+
+def test_cloud3d_and_the_landscape_paths_follow_the_halves(trace2):
+    X3 = np.column_stack([X2, X2[:, 0] - X2[:, 1]])
+    init3 = Mixture([0.5, 0.5], [[-1.0, 2.0, 0.0], [3.0, -1.0, 1.0]], [np.eye(3)] * 2)
+    trace3 = Recorder(GaussianMixture(2, init=init3, tol=0, max_iter=4), progress=False).run(X3)
+    cloud = Scene([{"cloud3d": {"rotate_degrees": 40}}], trace3, style=STYLE, half_steps=True)
+    panel = cloud.panels[0]
+    with cloud.style.context():
+        cloud.update(Frame(1, "E"))
+        e_colors = panel._artists["points"].get_facecolor().copy()
+        cloud.update(Frame(1, "M"))
+        np.testing.assert_array_equal(panel._artists["points"].get_facecolor(), e_colors)  # colours hold
+        np.testing.assert_allclose(panel._artists["means"][0].get_data_3d(), trace3.means[2, 0][:, None])  # moved
+        assert panel._artists["points"].axes.azim == pytest.approx(panel.azimuth(1.5))  # the camera keeps turning
+    spec = SceneSpec.create([{"loglik_contour": {"grid": 8}}, {"loglik_surface": {"grid": 5, "rotate_degrees": 40}}],
+                            trace2, style=STYLE, half_steps=True)
+    s = spec.build()
+    contour, surface = s.panels
+    with s.style.context():
+        s.update(Frame(2, "M"))  # the path up to iteration 3's parameters
+        view = contour._views[0]
+        np.testing.assert_array_equal(view.path_line.get_xdata(), view.path[0][:4])
+        np.testing.assert_array_equal(view.current.get_xdata(), [view.path[0][3]])
+        xs, ys, _ = surface._art["path"].get_data_3d()
+        assert len(xs) == 4 and surface._art["ax"].azim == pytest.approx(surface.azimuth(2.5))
 
 
 class Params(Panel):
