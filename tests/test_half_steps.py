@@ -339,6 +339,15 @@ def test_cli_renders_half_steps_gif_with_the_held_last_frame(tmp_path, capsys):
     assert halves_ms == [200] * 6 + [1200] and whole_ms == [200] * 3 + [1200]
 
 
+def test_render_trace_takes_half_steps(trace2, tmp_path, capsys):
+    trace2.save(tmp_path / "t.npz")
+    argv = ["render-trace", str(tmp_path / "t.npz"), "--panels", "responsibilities", "--schedule", "[0, 2]",
+            "--dpi", "30", "--quiet", "--out"]
+    assert main([*argv, str(tmp_path / "halves.gif"), "--half-steps"]) == 0, capsys.readouterr().err
+    assert main([*argv, str(tmp_path / "whole.gif")]) == 0
+    assert [len(gif_frames(tmp_path / name)) for name in ("halves.gif", "whole.gif")] == [5, 3]
+
+
 def test_dry_run_counts_and_the_global_key(tmp_path, capsys):
     config = config_text(tmp_path)
     assert main(["render", str(config), "--out", str(tmp_path / "out"), "--dry-run"]) == 0
