@@ -55,6 +55,8 @@ def _add_render_trace(sub, common) -> None:
     p.add_argument("--dpi", type=float, help="dots per inch (default: the trace's config's style.dpi, else 100)")
     p.add_argument("--size", type=float, nargs=2, metavar=("WIDTH", "HEIGHT"), help="figure size in inches")
     p.add_argument("--title", help="heading above the iteration line")
+    p.add_argument("--half-steps", action="store_true",
+                   help="each iteration as two frames: its E-step (points recoloured), its M-step (components moved)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or messages")
     p.set_defaults(func=_cmd_render_trace)
 
@@ -150,7 +152,7 @@ def _cmd_render_trace(args) -> int:
                                hold_last=args.hold_last, title=args.title,
                                style={k: v for k, v in (("theme", args.theme), ("dpi", args.dpi),
                                                         ("size", list(args.size) if args.size else None)) if v is not None},
-                               progress=not args.quiet)
+                               progress=not args.quiet, half_steps=args.half_steps)
     except InputError as exc:
         raise InputError(_as_flag(str(exc), args)) from None
     if not args.quiet:

@@ -19,8 +19,8 @@ __all__ = ["Animation", "animate", "show"]
 
 #: The render options an Animation takes, with :func:`emviz.render`'s defaults.
 RENDER_OPTIONS = dict(fps=10.0, schedule=None, hold_last=2.0, style=None, workers=1, layout=None, title=None,
-                      iterations=None, overlay=None, colors=128, max_bytes=5_000_000, progress=True)
-_PLAN_OPTIONS = ("fps", "schedule", "hold_last", "style", "layout", "title", "iterations", "overlay")
+                      iterations=None, overlay=None, colors=128, max_bytes=5_000_000, progress=True, half_steps=False)
+_PLAN_OPTIONS = ("fps", "schedule", "hold_last", "style", "layout", "title", "iterations", "overlay", "half_steps")
 
 
 class Animation:
@@ -32,8 +32,8 @@ class Animation:
     panels : list of str, mapping or Panel
     **options
         :func:`emviz.render`'s keywords (``fps``, ``schedule``, ``hold_last``, ``style``, ``workers``,
-        ``layout``, ``title``, ``iterations``, ``overlay``, ``colors``, ``max_bytes``, ``progress``).
-        They are checked here, before anything is drawn.
+        ``layout``, ``title``, ``iterations``, ``overlay``, ``colors``, ``max_bytes``, ``progress``,
+        ``half_steps``). They are checked here, before anything is drawn.
 
     Attributes
     ----------
@@ -62,12 +62,12 @@ class Animation:
 
     @property
     def n_frames(self) -> int:
-        """Number of frames (one per scheduled iteration)."""
+        """Number of frames (one per scheduled iteration; with half-steps two, the last one)."""
         return len(self._plan.frames_at)
 
     @property
     def iterations(self) -> list[int]:
-        """The EM iteration of each frame."""
+        """The EM iteration of each frame (with half-steps each twice, E-step then M-step, the last once)."""
         return list(self._plan.frames_at)
 
     def __repr__(self) -> str:
@@ -177,8 +177,7 @@ class _PlayerSink:
     def finish(self):
         self.encoder.add(self._pending, 1000.0 / self.plan.fps)
         return self.encoder.finish(self.plan.hold_last_ms, iterations=self.plan.frames_at,
-                                   log_likelihood=self.plan.log_likelihood(),
-                                   labels=[f"Iteration {t}" for t in self.plan.frames_at])
+                                   log_likelihood=self.plan.log_likelihood(), labels=self.plan.labels())
 
     def abort(self) -> None:
         self._pending = None
@@ -193,7 +192,8 @@ def show(trace, panels=("components",), **options) -> Animation:
     panels : list of str, mapping or Panel
     **options
         :func:`emviz.render`'s options: ``fps``, ``schedule``, ``hold_last``, ``style``, ``workers``,
-        ``layout``, ``title``, ``iterations``, ``overlay``, ``colors``, ``max_bytes``, ``progress``.
+        ``layout``, ``title``, ``iterations``, ``overlay``, ``colors``, ``max_bytes``, ``progress``,
+        ``half_steps``.
 
     Examples
     --------
@@ -206,7 +206,7 @@ def animate(X, n_components=1, *, panels=("components",), covariance_type="full"
             tol=1e-3, max_iter=100, dtype="float64", device="auto", seed=0, algorithm="em", kernel="auto",
             resp_points=2000, show_points=20000, fps=10.0, schedule=None, hold_last=2.0, style=None, workers=1,
             layout=None, title=None, iterations=None, overlay=None, colors=128, max_bytes=5_000_000,
-            progress=True) -> Animation:
+            progress=True, half_steps=False) -> Animation:
     """Fit a Gaussian mixture to ``X`` by EM, record every iteration, and return the :class:`Animation`.
 
     In a notebook the result displays inline as a player; ``.save(path)`` writes a GIF, MP4, HTML page,
@@ -232,14 +232,16 @@ def animate(X, n_components=1, *, panels=("components",), covariance_type="full"
         The recording, as :class:`emviz.Recorder` takes it: points whose responsibilities are kept,
         points kept for drawing.
 
-    fps, schedule, hold_last, style, workers, layout, title, iterations, overlay, colors, max_bytes
+    fps, schedule, hold_last, style, workers, layout, title, iterations, overlay, colors, max_bytes, half_steps
         The rendering, as :func:`emviz.render` takes them: ``fps`` frames per second; ``schedule``
         which iterations become frames (``"all"``, a list, ``{"dense": n, "every": k}``,
         ``{"log": n}``; default every iteration to 100, then every 10th); ``hold_last`` seconds on the
         last frame; ``style`` a theme name or ``{"theme", "dpi", "size", "font_size"}``; ``workers``
         processes drawing frames; ``layout`` ``[rows, cols]``; ``title`` a heading or False;
         ``iterations`` an explicit schedule; ``overlay`` panels drawn with every run; ``colors`` the
-        palette size (8-255) of the player and the GIF; ``max_bytes`` a GIF size to warn above.
+        palette size (8-255) of the player and the GIF; ``max_bytes`` a GIF size to warn above;
+        ``half_steps`` each iteration as two frames, its E-step (points recoloured) and its M-step
+        (components moved).
     progress : bool
         Progress bars (fit, then frames) on stderr.
 
@@ -258,7 +260,7 @@ def animate(X, n_components=1, *, panels=("components",), covariance_type="full"
 
     render_options = dict(fps=fps, schedule=schedule, hold_last=hold_last, style=style, workers=workers,
                           layout=layout, title=title, iterations=iterations, overlay=overlay, colors=colors,
-                          max_bytes=max_bytes, progress=progress)
+                          max_bytes=max_bytes, progress=progress, half_steps=half_steps)
     fitter = GaussianMixture(n_components=n_components, covariance_type=covariance_type, init=init,
                              reg_covar=reg_covar, tol=tol, max_iter=max_iter, dtype=dtype, device=device, seed=seed,
                              algorithm=algorithm, kernel=kernel)

@@ -104,21 +104,29 @@ class Plan:
             frames = (f"iterations {settings['iterations']}" if "iterations" in settings
                       else f"schedule {settings.get('schedule') or 'default'}" if kind != "still" or "schedule" in settings
                       else f"iteration {max_iter} (the last)")
+            if settings["half_steps"]:
+                frames += ", half-steps"
             lines.append(f"  output:  {target}  [{kind}: {names}; {frames}{_length(settings, kind, max_iter, m.tol)}]")
         return "\n".join(lines)
 
 
 def _length(settings: dict, kind: str, max_iter: int, tol: float) -> str:
     """How many frames (cells, for a still grid) an output gets, and an animation's playing time."""
+    from emviz.render.api import _counting_halves
     from emviz.render.schedule import DEFAULT_SCHEDULE, parse_schedule
+    from emviz.render.steps import n_frames
 
+    half = settings.get("half_steps", False)
     if "iterations" in settings:
-        count = len(set(settings["iterations"]))
+        chosen = sorted(set(settings["iterations"]))
     elif kind == "still" and "schedule" not in settings:
-        count = 1  # a still without iterations shows the last one
+        chosen = [max_iter]  # a still without iterations shows the last one
     else:
         spec = settings.get("schedule")
-        count = len((parse_schedule(spec) if spec is not None else DEFAULT_SCHEDULE).iterations(max_iter))
+        schedule = parse_schedule(spec) if spec is not None else DEFAULT_SCHEDULE
+        chosen = (_counting_halves(schedule) if half else schedule).iterations(max_iter)
+    # With half-steps each iteration is two frames (E, M) but the last, which has no M-step.
+    count = n_frames(len(chosen), half, includes_last=max_iter in chosen)
     # With tol > 0 EM may stop before max_iter: fewer frames then.
     up_to = "up to " if tol > 0 and "iterations" not in settings else ""
     if kind == "still":
@@ -362,6 +370,7 @@ def output_settings(config: Config, index: int) -> dict:
         "title": output.title,
         "max_bytes": frames["max_bytes"],
         "colors": frames["colors"],
+        "half_steps": frames["half_steps"],
     }
     if output.iterations is not None:
         settings["iterations"] = list(output.iterations)
@@ -425,8 +434,13 @@ def _is_grid(path: str, settings: dict, n_iter: int) -> bool:
     if output_kind(path) != "still":
         return False
     if settings.get("iterations") is not None:
-        return len(set(settings["iterations"])) > 1
-    return settings.get("schedule") is not None and len(parse_schedule(settings["schedule"]).iterations(n_iter)) > 1
+        chosen = set(settings["iterations"])
+    elif settings.get("schedule") is not None:
+        chosen = set(parse_schedule(settings["schedule"]).iterations(n_iter))
+    else:
+        chosen = {n_iter}
+    # With half-steps an iteration before the last is two cells (its E-step and its M-step).
+    return len(chosen) > 1 or (settings.get("half_steps", False) and min(chosen) < n_iter)
 
 
 def _clip_to_trace(settings: dict, n_iter: int, target: Path, quiet: bool) -> dict:

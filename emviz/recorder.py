@@ -198,7 +198,7 @@ class Recorder:
             "device": str(getattr(fitter, "device", "cpu")),
             "dtype": str(getattr(fitter, "dtype", "float64")).removeprefix("torch."),
             "seconds": round(time.perf_counter() - started, 6),
-            "versions": {"emviz": _version(), "torch": torch.__version__, "numpy": np.__version__,
+            "versions": {"emviz": _version(), "torch": str(torch.__version__), "numpy": np.__version__,
                          "python": platform.python_version()},
         }
         return Trace(

@@ -17,7 +17,7 @@ __all__ = ["render_trace"]
 
 
 def render_trace(trace, panels, path, *, fps=10.0, schedule=None, iterations=None, hold_last=2.0, style=None,
-                 title=None, progress=True) -> Path:
+                 title=None, progress=True, half_steps=False) -> Path:
     """Render a saved trace, checking the arguments against it before anything is written.
 
     Parameters
@@ -31,7 +31,7 @@ def render_trace(trace, panels, path, *, fps=10.0, schedule=None, iterations=Non
     style : mapping, optional
         Style keys (theme, dpi, size, font_size) over the style section of the config the trace was
         fitted with (kept in its meta), over emviz's defaults.
-    fps, schedule, iterations, hold_last, title, progress
+    fps, schedule, iterations, hold_last, title, progress, half_steps
         As for :func:`emviz.render.render`.
     """
     from emviz.render.api import render
@@ -81,7 +81,7 @@ def render_trace(trace, panels, path, *, fps=10.0, schedule=None, iterations=Non
     try:
         make_dirs(path.parent, created)
         return render(trace, panels=specs, path=path, fps=fps, schedule=schedule, iterations=iterations,
-                      hold_last=hold_last, style=style, title=title, progress=progress)
+                      hold_last=hold_last, style=style, title=title, progress=progress, half_steps=half_steps)
     except BaseException:
         remove_empty(created)
         raise

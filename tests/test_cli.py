@@ -387,7 +387,8 @@ style: {dpi: 50, size: [4, 3]}
     anim, still, fast = (output_settings(config, i) for i in range(3))
     assert anim == {"fps": 4.0, "hold_last": 2.0, "style": {"theme": "light", "dpi": 50.0, "size": [4.0, 3.0],
                                                               "font_size": 9.0},
-                    "workers": "auto", "layout": None, "title": None, "max_bytes": None, "colors": 128, "schedule": {"every": 2}}
+                    "workers": "auto", "layout": None, "title": None, "max_bytes": None, "colors": 128, "half_steps": False,
+                    "schedule": {"every": 2}}
     assert "schedule" not in still and still["style"]["theme"] == "dark" and still["style"]["dpi"] == 50.0
     assert fast["fps"] == 30.0 and fast["schedule"] == [0, 2] and fast["layout"] == [1, 1] and fast["title"] == "Fast"
     assert fast["colors"] == 64 and fast["hold_last"] == 2.0 and fast["max_bytes"] is None

@@ -117,3 +117,21 @@ def test_the_progress_bar_names_its_run_and_ends_full_when_em_converges(capsys):
     assert trace.meta["converged"] and trace.n_iter < 200
     err = capsys.readouterr().err
     assert "start 1 (converged): 100%" in err and f"{trace.n_iter}/{trace.n_iter}" in err
+
+
+def test_a_recorded_trace_unpickles_without_torch(tmp_path):
+    """Frame workers unpickle the trace: a torch object in it (torch.__version__ is a TorchVersion)
+    would make every worker import torch, seconds each, although the render layer never needs it."""
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    from emviz import GaussianMixture, Recorder
+
+    trace = Recorder(GaussianMixture(2, tol=0, max_iter=2), progress=False).run(np.random.RandomState(0).randn(40, 2))
+    (tmp_path / "trace.pickle").write_bytes(pickle.dumps(trace))
+    code = "import pickle, sys; pickle.load(open(sys.argv[1], 'rb')); print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "trace.pickle")], capture_output=True,
+                            text=True, timeout=60, env={**os.environ})
+    assert result.stdout.strip() == "False", result.stderr

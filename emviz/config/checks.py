@@ -88,16 +88,19 @@ def _check_output_runs(config: Config, i: int, out: OutputSpec, names: list[str]
             choices = f"the runs are {', '.join(map(repr, names))}" if names else "the config has no runs section"
             raise config.error(("outputs", i, "runs", j), f"no run named {name!r}{did_you_mean(name, names)}; {choices}")
     shown = len(out.runs or names) if names else 1
-    cells = _grid_cells(out, max_iter)
+    cells = _grid_cells(out, max_iter, _half_steps(config, out))
     if cells > 1:
         # The grid's key: iterations, or the output's schedule that a still turns into a grid.
         key = ("iterations",) if out.iterations is not None else ("frames", "schedule")
+        # With half-steps an iteration before the last is a grid of its two halves already.
+        one = "give only the last iteration" if _half_steps(config, out) else "give one iteration"
         if shown > 1:
             raise config.error(("outputs", i, *key), f"a small-multiples grid shows one run, this output "
-                                                     f"shows {shown}; give one iteration, or runs: [one name]")
+                                                     f"shows {shown}; {one}, or runs: [one name]")
         if out.overlay:
-            raise config.error(("outputs", i, "overlay"), f"a small-multiples grid ({cells} iterations) draws no "
-                                                          "overlay; drop overlay, or give one iteration")
+            what = f"{cells} half-step cells" if _half_steps(config, out) else f"{cells} iterations"
+            raise config.error(("outputs", i, "overlay"), f"a small-multiples grid ({what}) draws no "
+                                                          f"overlay; drop overlay, or {one}")
     for j, spec in enumerate(out.overlay or ()):
         try:
             panel = make_panel(spec)
@@ -130,18 +133,30 @@ def _check_schedule(config: Config, path: tuple, spec, max_iter: int):
     return schedule
 
 
-def _grid_cells(out: OutputSpec, max_iter: int) -> int:
+def _half_steps(config: Config, out: OutputSpec) -> bool:
+    """Whether an output draws half-steps (its frames key, else the frames section's)."""
+    given = out.frames.half_steps if out.frames is not None else None
+    return config.frames.half_steps if given is None else given
+
+
+def _grid_cells(out: OutputSpec, max_iter: int, half_steps: bool = False) -> int:
     """Cells of a still output's grid (1: a single figure, and for every animation), at most as many as
-    the render will draw: explicit iterations, else the output's schedule up to ``max_iter``."""
+    the render will draw: explicit iterations, else the output's schedule up to ``max_iter``; with
+    ``half_steps`` two per iteration before ``max_iter`` (its E-step and its M-step)."""
+    from emviz.render.api import _counting_halves
     from emviz.render.schedule import parse_schedule
+    from emviz.render.steps import n_frames
 
     if output_kind(out.path) != "still":
         return 1
     if out.iterations is not None:
-        return len(set(out.iterations))
-    if out.frames is not None and out.frames.schedule is not None:
-        return len(parse_schedule(out.frames.schedule).iterations(max_iter))
-    return 1
+        chosen = set(out.iterations)
+    elif out.frames is not None and out.frames.schedule is not None:
+        schedule = parse_schedule(out.frames.schedule)
+        chosen = set((_counting_halves(schedule) if half_steps else schedule).iterations(max_iter))
+    else:
+        chosen = {max_iter}
+    return n_frames(len(chosen), half_steps, includes_last=max(chosen) >= max_iter)
 
 
 def _check_output_static(config: Config, i: int, out: OutputSpec, max_iter: int) -> None:
@@ -169,7 +184,7 @@ def _check_output_static(config: Config, i: int, out: OutputSpec, max_iter: int)
     if kind == "still":
         from emviz.render.api import MAX_GRID_CELLS
 
-        cells = _grid_cells(out, max_iter)
+        cells = _grid_cells(out, max_iter, _half_steps(config, out))
         if cells > MAX_GRID_CELLS:
             key = ("iterations",) if out.iterations is not None else ("frames", "schedule")
             raise config.error(("outputs", i, *key), f"a still grid has at most {MAX_GRID_CELLS} cells, this asks "
@@ -202,7 +217,7 @@ def _check_pixels(config: Config, i: int, out: OutputSpec, max_iter: int) -> Non
     # Without style.size the render layer sizes frames by the panels; this is its smallest guess.
     width, height = looks.figure_size(rows, cols)
     # style.size is the whole figure's, a grid's too; without it every cell gets a frame's size.
-    cells = _grid_cells(out, max_iter) if looks.size is None else 1
+    cells = _grid_cells(out, max_iter, _half_steps(config, out)) if looks.size is None else 1
     pixels = width * looks.dpi * height * looks.dpi * cells
     if pixels > MAX_FRAME_PIXELS:
         key = ("outputs", i, "style") if out.style is not None and (out.style.dpi or out.style.size) else ("style",)

@@ -179,6 +179,10 @@ class FramesSection(_FrameKeys):
     max_bytes: int | None = Field(5_000_000, ge=1, description="warn when an animation is larger")
     colors: int = Field(128, ge=8, le=255, description="most colours in a GIF's palette; plots need no more "
                                                          "than 128, and fewer make smaller files")
+    half_steps: bool = Field(False, description="draw each iteration as two frames: its E-step (the points "
+                                                "recoloured, the components still) and its M-step (the "
+                                                "components moved, the colours still); the last iteration "
+                                                "gets its E-step only, and a still grid both halves")
 
 
 class FramesOverride(_FrameKeys):
@@ -189,6 +193,7 @@ class FramesOverride(_FrameKeys):
     hold_last: float | None = Field(None, ge=0, le=MAX_HOLD_SECONDS, allow_inf_nan=False)
     max_bytes: int | None = Field(None, ge=1)
     colors: int | None = Field(None, ge=8, le=255)
+    half_steps: bool | None = None
 
 
 class StyleSection(StrictModel):

@@ -25,6 +25,7 @@ _EXPORTS = {
     "parse_schedule": "emviz.render.schedule",
     "schedule_iterations": "emviz.render.schedule",
     "DEFAULT_SCHEDULE": "emviz.render.schedule",
+    "Frame": "emviz.render.steps",
     "Panel": "emviz.render.panel",
     "PANELS": "emviz.render.panel",
     "make_panel": "emviz.render.panel",

@@ -44,7 +44,7 @@ def render_beamer(plan, path: Path, *, workers=1, progress=True) -> Path:
     from emviz.render.api import draw_frames
     from emviz.writers.beamer import BeamerWriter
 
-    spec, frames_at = plan.spec, plan.frames_at
+    spec, frames_at = plan.spec, plan.keys()  # what each frame shows (half-steps: two per iteration)
     writer = BeamerWriter(path, fps=plan.fps, hold_last_ms=plan.hold_last_ms)
     scene = spec.build()
     with spec.style.context():

@@ -9,9 +9,9 @@ when no animated artist touched its pixels this frame, and drawn again otherwise
 :class:`FrameRenderer`). Scenes with a panel that is not ``blittable`` (a moving landscape) or with a
 3D Axes are fully redrawn per frame.
 
-Workers. Frames depend only on their iteration, so the list is cut into contiguous chunks rendered
-by worker processes, each of which builds its own scene once from a picklable :class:`SceneSpec`.
-Workers are started with the ``spawn`` method: a fresh interpreter that inherits no torch thread pools
+Workers. Frames depend only on their iteration (or half-step, :class:`emviz.render.steps.Frame`), so
+the list is cut into contiguous chunks rendered by worker processes, each of which builds its own
+scene once from a picklable :class:`SceneSpec`. Workers are started with the ``spawn`` method: a fresh interpreter that inherits no torch thread pools
 or locks (forking after torch has started its threads can deadlock) and behaves the same on Linux,
 macOS and Windows. It imports numpy, matplotlib and emviz's render layer, not torch: the landscape
 panels' grids are computed once, in the parent (``prepare``), and travel in the spec; a landscape held
@@ -41,6 +41,7 @@ from matplotlib.text import Text
 
 from emviz.errors import InputError
 from emviz.render.scene import Scene, as_runs, resolve_layout, resolve_panels
+from emviz.render.steps import Frame
 from emviz.render.style import Style, make_style
 
 __all__ = ["SceneSpec", "FrameRenderer", "iter_frames", "resolve_workers", "write_frames", "progress_bar",
@@ -73,9 +74,11 @@ class SceneSpec:
     layout: tuple | None = None
     title: str | bool | None = None
     overlay: tuple = ()
+    #: The scene shows half-step frames (its title has a slot for "E-step" / "M-step").
+    half_steps: bool = False
 
     @classmethod
-    def create(cls, panels, trace, style=None, layout=None, title=None, overlay=None) -> "SceneSpec":
+    def create(cls, panels, trace, style=None, layout=None, title=None, overlay=None, half_steps=False):
         """Resolve and check the panels against the trace(s), then run each panel's ``prepare(trace)``.
 
         ``prepare`` runs for a single trace; with several runs only on panels that keep their results
@@ -97,7 +100,7 @@ class SceneSpec:
         _prepare(resolved, extra, runs)
         layout = tuple(layout) if layout is not None else None
         return cls(panels=tuple(resolved), trace=trace, style=make_style(style), layout=layout, title=title,
-                   overlay=tuple(extra))
+                   overlay=tuple(extra), half_steps=bool(half_steps))
 
     @property
     def primary(self):
@@ -105,7 +108,8 @@ class SceneSpec:
         return max(as_runs(self.trace).values(), key=lambda run: run.n_iter)
 
     def build(self) -> Scene:
-        return Scene(list(self.panels), self.trace, self.style, self.layout, self.title, overlay=list(self.overlay))
+        return Scene(list(self.panels), self.trace, self.style, self.layout, self.title, overlay=list(self.overlay),
+                     half_steps=self.half_steps)
 
     @property
     def blittable(self) -> bool:
@@ -298,19 +302,19 @@ class FrameRenderer:
             figure.draw_artist(overlay.artist)
         return items
 
-    def frame(self, t: int) -> np.ndarray:
-        """The frame at iteration ``t``, array of shape (H, W, 3), uint8."""
+    def frame(self, t) -> np.ndarray:
+        """The frame at iteration (or :class:`~emviz.render.steps.Frame`) ``t``, array (H, W, 3), uint8."""
         with self.scene.style.context():
             return self._frame(t)
 
-    def frames(self, iterations: Iterable[int]) -> Iterator[np.ndarray]:
-        """Frames of several iterations under one style context, entered once (restored when the
-        generator finishes or is closed)."""
+    def frames(self, iterations: Iterable) -> Iterator[np.ndarray]:
+        """Frames of several iterations (or Frames) under one style context, entered once (restored when
+        the generator finishes or is closed)."""
         with self.scene.style.context():
             for t in iterations:
                 yield self._frame(t)
 
-    def _frame(self, t: int) -> np.ndarray:
+    def _frame(self, t) -> np.ndarray:
         scene = self.scene
         changed = scene.update(t)
         if self.blit:
@@ -361,7 +365,7 @@ def _worker_init(spec: SceneSpec) -> None:
     _WORKER_STATE["spec"] = spec
 
 
-def _worker_render(iterations: list[int]) -> np.ndarray:
+def _worker_render(iterations: list) -> np.ndarray:
     """Render one chunk in a worker; the scene is built on the first chunk (errors reach the parent)."""
     renderer = _WORKER_STATE.get("renderer")
     if renderer is None:
@@ -393,19 +397,20 @@ def resolve_workers(workers, n_frames: int, blittable: bool = True) -> int:
     return max(1, min(int(workers), n_frames))
 
 
-def _chunks(iterations: list[int], n_workers: int, frame_bytes: int) -> list[list[int]]:
+def _chunks(iterations: list, n_workers: int, frame_bytes: int) -> list[list]:
     size = max(1, min(CHUNK_FRAMES, CHUNK_BYTES // max(frame_bytes, 1),
                       -(-len(iterations) // (4 * n_workers))))
     return [iterations[i:i + size] for i in range(0, len(iterations), size)]
 
 
-def iter_frames(spec: SceneSpec, iterations: Iterable[int], *, workers=1) -> Iterator[np.ndarray]:
-    """Yield the frame of each iteration, in order, as arrays of shape (H, W, 3), uint8.
+def iter_frames(spec: SceneSpec, iterations: Iterable, *, workers=1) -> Iterator[np.ndarray]:
+    """Yield the frame of each iteration (an int, or a half-step :class:`~emviz.render.steps.Frame`
+    for a spec built with ``half_steps``), in order, as arrays of shape (H, W, 3), uint8.
 
     With ``workers`` > 1, chunks are rendered in spawned processes, at most two per worker in flight.
     Closing the generator early cancels what is pending and stops the workers.
     """
-    iterations = [int(t) for t in iterations]
+    iterations = [t if isinstance(t, Frame) else int(t) for t in iterations]
     n_workers = resolve_workers(workers, len(iterations), blittable=spec.blittable)
     if n_workers == 1:
         # One style context for the whole sequence (entering rc_context costs ~1 ms a frame); it is

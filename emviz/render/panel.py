@@ -4,6 +4,16 @@ A panel is a dataclass whose fields are its options, registered by name in :data
 calls ``setup(ax, trace, colors)`` once (draw everything static, create the animated artists) and then
 ``update(t)`` per frame (change the animated artists' data, return them). Panels never create figures,
 call pyplot or touch rcParams.
+
+Half-steps (``frames: {half_steps: true}``, see :mod:`emviz.render.steps`) draw EM's two moves as
+frames of their own. For those frames the scene calls ``update_frame(frame)`` instead, with a
+:class:`~emviz.render.steps.Frame` that says which iteration's parameters (``frame.params``) and
+which iteration's responsibilities (``frame.resp``) to show, and where on the iteration axis the
+frame sits (``frame.position``: ``t + 0.5`` on an M-step). The default, :meth:`Panel.update_frame`,
+is ``update(frame.params)``: right for a panel that draws parameters (they move on the M-step and
+hold on the E-step). A panel that draws responsibilities, or both, overrides it; whole-iteration
+frames always go to ``update(t)``, so a panel that does not care about half-steps keeps working
+unchanged.
 """
 
 from __future__ import annotations
@@ -50,6 +60,16 @@ class Panel:
     def update(self, t: int) -> list:
         """Show iteration ``t``; return the artists that changed."""
         raise NotImplementedError
+
+    def update_frame(self, frame) -> list:
+        """Show a half-step :class:`~emviz.render.steps.Frame`; return the artists that changed.
+
+        The default shows the iteration whose parameters the frame shows, ``update(frame.params)``.
+        Override it to show ``frame.resp``'s responsibilities with ``frame.params``' parameters (the
+        M-step frame keeps the E-step's colours while the components move), or to put a cursor at
+        ``frame.position``. It must return artists from those ``setup`` returned, as ``update`` does.
+        """
+        return self.update(frame.params)
 
 
 def describe_dims(dims) -> str:

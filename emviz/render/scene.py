@@ -7,6 +7,11 @@ on an Agg canvas: no pyplot, no global state; everything is created and drawn in
 ``rc_context``.
 
 :func:`grid_figure` builds the small-multiples still: the scene's panels once per chosen iteration.
+
+A scene shows whole iterations (``update(t)``) or, built with ``half_steps``, EM's two moves as
+frames of their own (``update(Frame(t, "E"))``, see :mod:`emviz.render.steps`): its title then has
+a slot that names the half, ``Iteration 3/40 · E-step · log-likelihood ...``, and each
+log-likelihood is that of the parameters shown (on an M-step frame, iteration t + 1's).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from emviz.errors import InputError
 from emviz.render.panel import PANELS, Panel, make_panel
 from emviz.render.layout import fit_title_font, freeze_below_band, title_band_inches, title_texts
 from emviz.render.schedule import check_iterations
+from emviz.render.steps import PHASES, Frame, as_frame, frame_label, show_frame
 from emviz.render.style import Style, component_colors, make_style
 
 __all__ = ["Scene", "as_runs", "grid_figure", "resolve_panels", "resolve_layout", "grid_shape", "load_builtin_panels"]
@@ -77,14 +83,19 @@ def resolve_layout(layout, n_panels: int) -> tuple[int, int]:
     return int(rows), int(cols)
 
 
-def grid_shape(n_cells: int, n_panels: int) -> tuple[int, int]:
+def grid_shape(n_cells: int, n_panels: int, halves: bool = False) -> tuple[int, int]:
     """(rows, cols) of a small-multiples grid of ``n_cells`` iterations for slides.
 
     A one-panel scene fills rows of up to 3 cells (4 from 10 cells on), wider than tall; a scene of
-    several panels is already a row, so each iteration gets its own row.
+    several panels is already a row, so each iteration gets its own row. With ``halves`` (half-step
+    cells, E and M of each iteration in turn) a one-panel scene has two columns: each row is one
+    iteration's E-step and M-step.
     """
     if n_panels > 1:
         return n_cells, 1
+    if halves:
+        cols = min(2, n_cells)
+        return math.ceil(n_cells / cols), cols
     cols = n_cells if n_cells <= 3 else 2 if n_cells == 4 else 3 if n_cells <= 9 else 4
     return math.ceil(n_cells / cols), cols
 
@@ -103,6 +114,9 @@ class Scene:
         Default: the panels in one row.
     title : str or False, optional
         A heading shown above the iteration line; ``False`` hides the title line altogether.
+    half_steps : bool
+        Show half-step frames (:class:`~emviz.render.steps.Frame` with a phase): the title gets a
+        slot for "E-step" / "M-step".
 
     Attributes
     ----------
@@ -112,7 +126,8 @@ class Scene:
         Every artist that changes per frame (the panels' and the title).
     """
 
-    def __init__(self, panels, trace, style=None, layout=None, title=None, overlay=None):
+    def __init__(self, panels, trace, style=None, layout=None, title=None, overlay=None, half_steps=False):
+        self.half_steps = bool(half_steps)
         self.runs = as_runs(trace)
         # The longest run sets T; a run that stopped earlier rests at its last iteration.
         self.trace = max(self.runs.values(), key=lambda run: run.n_iter)
@@ -189,25 +204,31 @@ class Scene:
             return renderer.get_text_width_height_descent(text, prop, ismath=False)[0] if text else 0.0
 
         slots = self._widest_pieces()
-        x = (fig.bbox.width - width("".join(slots))) / 2  # centred, as the heading lines are
+        widths = [width(slot) for slot in slots]
+        if self.half_steps:  # the half's slot: as wide as the wider of its words in this font
+            widths[3] = max(width(f"{phase}-step") for phase in PHASES)
+        x = (fig.bbox.width - sum(widths)) / 2  # centred, as the heading lines are
         y = template.get_position()[1]
         template.set_text("")
         pieces = self._title_pieces(self.trace.n_iter)
-        for i, (slot, piece) in enumerate(zip(slots, pieces)):
+        for i, (slot_width, piece) in enumerate(zip(widths, pieces)):
             right = i == 1
             if i % 2 == 0 and not piece:
                 continue
-            text = fig.text((x + width(slot) if right else x) / fig.bbox.width, y, piece, fontproperties=prop,
+            text = fig.text((x + slot_width if right else x) / fig.bbox.width, y, piece, fontproperties=prop,
                             color=template.get_color(), ha="right" if right else "left", va="bottom")
             if i % 2 == 1:
                 self.title_parts.append(text)
-            x += width(slot)
+            x += slot_width
 
     def _widest_pieces(self) -> list[str]:
         """The iteration line's pieces at their widest: what sizes each slot (fixed for the scene)."""
         if getattr(self, "_slots", None) is None:
             pieces = self._title_pieces(self.trace.n_iter)
-            pieces[3::2] = [self._ll_widest] * len(pieces[3::2])
+            first = self._first_value
+            pieces[first::2] = [self._ll_widest] * len(pieces[first::2])
+            if self.half_steps:
+                pieces[3] = "M-step"  # as many characters as "E-step"
             self._slots = pieces
         return list(self._slots)
 
@@ -235,19 +256,30 @@ class Scene:
         """Every artist that changes per frame: the panels' and the title's numbers."""
         return [a for artists in self._panel_artists for a in artists] + list(self.title_parts)
 
-    def _title_pieces(self, t: int) -> list[str]:
+    @property
+    def _first_value(self) -> int:
+        """Index of the first log-likelihood among the title's pieces (after the half's slot, if any)."""
+        return 5 if self.half_steps else 3
+
+    def _title_pieces(self, t) -> list[str]:
         """The iteration line in pieces, words and numbers alternating: ``""``, ``Iteration t/T``,
-        `` · log-likelihood ``, its value (with several runs each run's name and value follow)."""
+        (with half-steps `` · `` and ``E-step``/``M-step``), `` · log-likelihood ``, its value (with
+        several runs each run's name and value follow). Each value is the log-likelihood of the
+        parameters shown: on an M-step frame those of iteration t + 1."""
+        frame = as_frame(t)
         n_iter = self.trace.n_iter
-        pieces = ["", f"Iteration {t}/{n_iter}"]
+        pieces = ["", f"Iteration {frame.t}/{n_iter}"]
+        if self.half_steps:
+            pieces += [f" {_MIDDOT} ", frame.step_name]
         for name, run in self.runs.items():
             pieces.append(f" {_MIDDOT} " + ("log-likelihood " if name is None else f"{name} "))
-            pieces.append(_format_ll(run.log_likelihood[min(t, run.n_iter)]))
+            pieces.append(_format_ll(run.log_likelihood[frame.at_most(run.n_iter).params]))
         return pieces
 
-    def title_text(self, t: int) -> str:
-        """The title at iteration ``t``: ``Iteration t/T · log-likelihood -17112.88`` (after the heading),
-        padded with U+2007 FIGURE SPACE to a constant length (before the iteration, after each value)."""
+    def title_text(self, t) -> str:
+        """The title at iteration (or :class:`~emviz.render.steps.Frame`) ``t``: ``Iteration t/T ·
+        log-likelihood -17112.88`` (after the heading), padded with U+2007 FIGURE SPACE to a constant
+        length (before the iteration, after each value)."""
         line = self._padded(self._title_pieces(t))
         return f"{self.heading}\n{line}" if self.heading else line
 
@@ -260,22 +292,38 @@ class Scene:
         pieces[1::2] = [part.get_text() for part in self.title_parts]
         return "\n".join([*heading, self._padded(pieces)])
 
-    def update(self, t: int) -> list:
-        """Show iteration ``t``: update every panel and the title; return the changed artists.
+    def update(self, t) -> list:
+        """Show iteration ``t`` (an int, or a half-step :class:`~emviz.render.steps.Frame`): update
+        every panel and the title; return the changed artists.
 
-        Call inside ``self.style.context()`` (the frame renderers do).
+        A run that stopped earlier rests at its last iteration (:meth:`Frame.at_most`). Call inside
+        ``self.style.context()`` (the frame renderers do).
         """
-        if not 0 <= t <= self.trace.n_iter:
-            raise InputError(f"iteration {t} is beyond the trace, which has iterations 0..{self.trace.n_iter}")
+        frame = self.check_frame(t)
         changed = []
         for panel, run, _ in self.cells:
-            changed.extend(_check_artists(panel.update(min(t, run.n_iter)), panel, "update"))
+            changed.extend(_check_artists(show_frame(panel, frame.at_most(run.n_iter)), panel, "update"))
         if self.title_parts:
-            pieces = self._title_pieces(t)
+            pieces = self._title_pieces(frame)
             for text, piece in zip(self.title_parts, pieces[1::2]):
                 text.set_text(piece)
             changed.extend(self.title_parts)
         return changed
+
+
+    def check_frame(self, t) -> Frame:
+        """``t`` as a :class:`~emviz.render.steps.Frame` this scene can show, or InputError."""
+        n_iter = self.trace.n_iter
+        if not isinstance(t, Frame) and not 0 <= t <= n_iter:
+            raise InputError(f"iteration {t} is beyond the trace, which has iterations 0..{n_iter}")
+        frame = as_frame(t)
+        if frame.phase is not None and not self.half_steps:
+            raise InputError(f"{frame_label(frame)}: a half-step frame needs a scene built with half_steps=True")
+        if frame.t > n_iter:
+            raise InputError(f"iteration {frame.t} is beyond the trace, which has iterations 0..{n_iter}")
+        if frame.params > n_iter:
+            raise InputError(f"{frame_label(frame)}: iteration {n_iter} is the last; no M-step follows it")
+        return frame
 
 
 def as_runs(trace) -> dict:
@@ -367,6 +415,9 @@ def _check_artists(artists, panel, method: str) -> list:
 def grid_figure(panels, trace, iterations, style=None, title=None) -> Figure:
     """Small multiples for slides: the scene's panels at each of ``iterations``, titled "Iteration t".
 
+    ``iterations`` may hold half-step :class:`~emviz.render.steps.Frame` values (titled "Iteration t ·
+    E-step"); a one-panel grid of them has two columns, each row one iteration's E-step and M-step.
+
     ``style.size`` is the whole figure's size, as for every output: the r x c cells share it. Without
     it each cell gets the automatic size of one frame of the same panels, so the grid measures
     ``c * width`` by ``r * height`` (plus the heading's band when ``title`` is given).
@@ -383,8 +434,8 @@ def grid_figure(panels, trace, iterations, style=None, title=None) -> Figure:
         panel.check(trace)
     heading = _check_title(title)
     heading_lines = heading.split("\n") if heading else []
-    iterations = check_iterations(list(iterations), trace.n_iter)
-    rows, cols = grid_shape(len(iterations), len(base))
+    frames = _grid_frames(list(iterations), trace.n_iter)
+    rows, cols = grid_shape(len(frames), len(base), halves=any(f.phase is not None for f in frames))
     colors = component_colors(trace.n_components)
     with style.context():
         fig = Figure(dpi=style.dpi, layout="constrained")
@@ -392,16 +443,16 @@ def grid_figure(panels, trace, iterations, style=None, title=None) -> Figure:
         cells = np.asarray(fig.subfigures(rows, cols, squeeze=False)).ravel()
         units = [1] * len(base)
         grids = []
-        for t, cell in zip(iterations, cells):
+        for frame, cell in zip(frames, cells):
             # A cell's title is its subfigure's: constrained layout keeps it clear of the cell's panels.
-            cell.suptitle(f"Iteration {t}")
+            cell.suptitle(frame_label(frame))
             grids.append(cell.add_gridspec(1, len(base)))
             for j, spec in enumerate(base):
                 panel = copy.deepcopy(spec, {id(trace): trace})
                 ax = cell.add_subplot(grids[-1][0, j], projection=panel.projection)
                 before = set(fig.axes)
                 panel.setup(ax, trace, colors)
-                panel.update(t)
+                show_frame(panel, frame)
                 units[j] = max(units[j], _plot_count(fig, ax, before))
         if style.size is not None:
             fig.set_size_inches(*style.size)
@@ -412,6 +463,16 @@ def grid_figure(panels, trace, iterations, style=None, title=None) -> Figure:
             grid.set_width_ratios(units)
         font = fit_title_font(fig, heading_lines, style.title_font_size)
         freeze_below_band(fig, title_band_inches(font, len(heading_lines)),
-                          what=f"{len(iterations)} cell(s) of {len(base)} panel(s) in a {rows} x {cols} grid")
+                          what=f"{len(frames)} cell(s) of {len(base)} panel(s) in a {rows} x {cols} grid")
         title_texts(fig, heading_lines, font)
     return fig
+
+
+def _grid_frames(items: list, n_iter: int) -> list[Frame]:
+    """A grid's cells as frames: iterations checked against the trace, half-steps with an M-step after them."""
+    check_iterations([item.t if isinstance(item, Frame) else item for item in items], n_iter)
+    frames = [as_frame(item) for item in items]
+    for i, frame in enumerate(frames):
+        if frame.params > n_iter:
+            raise InputError(f"iterations[{i}]: iteration {n_iter} is the last; no M-step follows it")
+    return frames

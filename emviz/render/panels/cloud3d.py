@@ -182,9 +182,9 @@ class Cloud3DPanel(Panel):
         means, covs = self._artists["marginals"]
         return ellipsoid_segments(means[t, k], covs[t, k], self.level, self._sphere)
 
-    def azimuth(self, t: int) -> float:
+    def azimuth(self, t: float) -> float:
         """The camera's azimuth at iteration ``t``: ``azim + turn * t / T`` (degrees), where ``turn`` is
-        :func:`clear_turn` of ``rotate_degrees``."""
+        :func:`clear_turn` of ``rotate_degrees`` (``t + 0.5`` on a half-step's M-step frame)."""
         n_iter = self._trace.n_iter
         turn = clear_turn(self.azim, self.rotate_degrees)
         return float(self.azim + (turn * t / n_iter if n_iter > 0 else 0.0))
@@ -271,9 +271,17 @@ class Cloud3DPanel(Panel):
 
     def update(self, t: int) -> list:
         t = range(self._trace.n_iter + 1)[t]
+        return self._show(t, t, t)
+
+    def update_frame(self, frame) -> list:
+        """A half-step: ``frame.params``' ellipsoids and means over points in ``frame.resp``'s colours; the
+        camera at ``frame.position`` (it keeps turning through both halves)."""
+        return self._show(frame.params, frame.resp, frame.position)
+
+    def _show(self, t: int, t_resp: int, position: float) -> list:
         art = self._artists
         means = art["marginals"][0]
-        art["points"].set_facecolor(self.point_colors(t))
+        art["points"].set_facecolor(self.point_colors(t_resp))
         for k, wire in enumerate(art["wireframes"]):
             wire.set_segments(self.ellipsoid(t, k))
         for k, path in enumerate(art["paths"]):
@@ -281,7 +289,7 @@ class Cloud3DPanel(Panel):
         for k, mean in enumerate(art["means"]):
             mean.set_data_3d([means[t, k, 0]], [means[t, k, 1]], [means[t, k, 2]])
         ax = art["points"].axes
-        azim = self.azimuth(t)
+        azim = self.azimuth(position)
         ax.view_init(elev=self.elev, azim=azim)
         _z_axis_on_the_right(ax, azim)
         return [art["points"], *art["wireframes"], *art["paths"], *art["means"]]

@@ -275,6 +275,19 @@ class CurvesPanel(Panel):
             changed += [strip.cursor, *strip.markers]
         return changed
 
+    def update_frame(self, frame) -> list:
+        """A half-step: the cursor at ``frame.position``, halfway from t to t + 1 on an M-step frame (EM's
+        move under way), each dot on its series' drawn line there."""
+        changed = self.update(frame.t)
+        if frame.position != frame.t:
+            x = frame.position
+            for strip in self._strips:
+                strip.cursor.set_xdata([x, x])
+                for marker, y in zip(strip.markers, strip.data.values()):
+                    if x < len(y) - 1:  # else: the run stopped earlier and rests at its end
+                        marker.set_data([x], [_on_line(strip.ax, y, x)])
+        return changed
+
 
 @dataclass(eq=False)
 class _Strip:
@@ -285,6 +298,17 @@ class _Strip:
     data: dict
     cursor: object = None
     markers: list = field(default_factory=list)
+
+
+def _on_line(ax, y: np.ndarray, x: float) -> float:
+    """The value at ``x`` (between two iterations) on the line drawn through ``y``: the segment is
+    straight on screen, so interpolate in the axes' scales (log, symlog) and map back."""
+    i = int(np.floor(x))
+    xs, ys = ax.xaxis.get_transform(), ax.yaxis.get_transform()
+    (x0, x1, xx) = xs.transform(np.array([i, i + 1, x], dtype=np.float64))
+    (y0, y1) = ys.transform(np.array([y[i], y[i + 1]], dtype=np.float64))
+    s = (xx - x0) / (x1 - x0)
+    return float(ys.inverted().transform(np.array([y0 + s * (y1 - y0)]))[0])
 
 
 def _lower_limit_past_the_start(data: dict, lo: float) -> float:

@@ -330,9 +330,17 @@ class EllipsesPanel(Panel):
 
     def update(self, t: int) -> list:
         t = range(self._trace.n_iter + 1)[t]
+        return self._show(t, t)
+
+    def update_frame(self, frame) -> list:
+        """A half-step: ``frame.params``' ellipses, means and paths over points in ``frame.resp``'s colours."""
+        return self._show(frame.params, frame.resp)
+
+    def _show(self, t: int, t_resp: int) -> list:
+        """Iteration ``t``'s components (and current landscape) over points coloured as at ``t_resp``."""
         geo, art = self._geo, self._artists
         changed = [art["points"]]
-        art["points"].set_facecolors(self.point_colors(t))
+        art["points"].set_facecolors(self.point_colors(t_resp))
         for k, ellipses in enumerate(art["ellipses"]):
             centre = tuple(geo["means"][t, k])
             for i, ellipse in enumerate(ellipses):

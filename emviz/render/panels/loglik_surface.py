@@ -311,7 +311,7 @@ class LoglikSurfacePanel(Panel):
         where = "upper left" if self.legend is True else self.legend
         add_legend(ax, handles, [h.get_label() for h in handles], where, fontsize="small", framealpha=0.85)
 
-    def azimuth(self, t: int) -> float:
+    def azimuth(self, t: float) -> float:
         """The camera's azimuth at iteration ``t``: ``azim + rotate_degrees * t / T`` (degrees)."""
         n_iter = self._trace.n_iter
         return float(self.azim + (self.rotate_degrees * t / n_iter if n_iter > 0 else 0.0))
@@ -338,6 +338,13 @@ class LoglikSurfacePanel(Panel):
         art["ax"].view_init(elev=self.elev, azim=self.azimuth(t))
         if self.hold == "current":
             changed += [art["surface"], art["floor"]]
+        return changed
+
+    def update_frame(self, frame) -> list:
+        """A half-step: the path up to ``frame.params``; the camera at ``frame.position`` (it keeps turning
+        through both halves instead of stepping on the M-steps)."""
+        changed = self.update(frame.params)
+        self._art["ax"].view_init(elev=self.elev, azim=self.azimuth(frame.position))
         return changed
 
 

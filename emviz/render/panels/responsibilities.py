@@ -124,6 +124,10 @@ class ResponsibilitiesPanel(Panel):
             self._artists[0].set_facecolors(self.blended_colors(t))
         return list(self._artists)
 
+    def update_frame(self, frame) -> list:
+        """A half-step: the responsibilities of ``frame.resp``, so an M-step frame keeps its E-step's."""
+        return self.update(frame.resp)
+
 
 def _span(values: np.ndarray) -> tuple[float, float]:
     return float(np.min(values)), float(np.max(values))
