@@ -85,7 +85,7 @@ def test_bic_and_aic_drawn_are_sklearns(tmp_path, kind):
 
 def test_bic_of_sklearn_fitted_from_the_same_start(tmp_path):
     traces = sweep_traces(tmp_path, [2, 3], model={"tol": 0.0, "max_iter": 8})
-    scene, panel = overlay_scene(traces)
+    _, panel = overlay_scene(traces)
     final = panel.values(8)
     X = traces["K=2"].X
     for i, name in enumerate(panel.order):
