@@ -105,7 +105,9 @@ def _cmd_validate(args) -> int:
     plan = prepare(args.config, out=args.out, overrides=args.overrides, device=args.device)
     d = plan.dataset
     n_out = len(plan.config.outputs)
-    print(f"{args.config}: OK (N={d.n_samples}, D={d.n_features}, K={plan.config.model.n_components}, "
+    ks = list(dict.fromkeys(m.n_components for m in plan.config.run_models().values()))
+    k = f"K={ks[0]}" if len(ks) == 1 else f"K in {{{', '.join(map(str, ks))}}}"  # a sweep of K
+    print(f"{args.config}: OK (N={d.n_samples}, D={d.n_features}, {k}, "
           f"{n_out} output{'s' if n_out != 1 else ''})")
     return EXIT_OK
 

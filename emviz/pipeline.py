@@ -75,15 +75,24 @@ class Plan:
         """A few lines saying what :func:`run` would do."""
         c, d = self.config, self.dataset
         m = c.model
+        swept = c.sweep[0] if c.sweep is not None else None
+
+        def shown(key, text):  # the model section's value, or "swept" for the key a sweep varies
+            return f"{key.replace('n_components', 'K')} swept" if key == swept else text
+
         init = "explicit mixture" if not isinstance(m.init, str) else m.init
         lines = [
             f"emviz plan for {c.source}",
             f"  data:    {d.name}, N={d.n_samples}, D={d.n_features} ({', '.join(d.columns)})"
             + (", standardized" if c.data.standardize else ""),
-            f"  model:   K={m.n_components}, {m.covariance_type} covariances, init {init}, {m.algorithm}, "
-            f"max_iter={m.max_iter}, tol={m.tol:g}, {m.dtype} on {self.fitter.device}",
+            f"  model:   {shown('n_components', f'K={m.n_components}')}, "
+            f"{shown('covariance_type', f'{m.covariance_type} covariances')}, {shown('init', f'init {init}')}, "
+            f"{shown('algorithm', m.algorithm)}, {shown('max_iter', f'max_iter={m.max_iter}')}, "
+            f"{shown('tol', f'tol={m.tol:g}')}, {shown('dtype', m.dtype)} on {self.fitter.device}",
         ]
-        if self.config.runs is not None:
+        if swept is not None:
+            lines.append(f"  runs:    a sweep of {swept}: {', '.join(map(repr, c.run_names()))}")
+        elif self.config.runs is not None:
             # Each run with what it changes in the model: "'hard EM' (algorithm hard)".
             runs = [repr(r.name) + (f" ({', '.join(f'{k} {v}' for k, v in changes.items())})" if changes else "")
                     for r in self.config.runs
@@ -190,8 +199,7 @@ def prepare(config_or_path, out=".", overrides=(), device=None, only=None) -> Pl
     config = load_config(config_or_path, overrides)
     selected = None if only is None else _select_outputs(config, only)
     # The fitters first: building one checks the device, and the memory check needs it.
-    fitters = {name: build_fitter(config, model, _where(config, name))
-               for name, model in config.run_models().items()}
+    fitters = {name: build_fitter(config, model, name) for name, model in config.run_models().items()}
     try:
         if config.data.mixture is not None:
             # Check the memory before sampling: a mistyped size must not take the machine down.
@@ -267,8 +275,7 @@ def check_memory(config: Config, n: int, d: int, fitters: dict) -> None:
         # X on the host and the device, the moment features (up to D*D per point), the (K, N) buffers.
         data = max(data, n * (16 * d + item * (d + d * d + 2 * k)))
         if trace_bytes > budget:
-            where = _where(config, name)
-            raise config.error((*where, "max_iter"), f"recording up to {model.max_iter} iterations (K={k}, D={d}, "
+            raise config.error(config.model_path(name, "max_iter"), f"recording up to {model.max_iter} iterations (K={k}, D={d}, "
                                                      f"responsibilities of {m} points) needs about {_size(trace_bytes)}, "
                                                      f"more than {MEMORY_SHARE:.0%} of {what}; lower max_iter "
                                                      "or record.resp_points")
@@ -282,37 +289,32 @@ def check_memory(config: Config, n: int, d: int, fitters: dict) -> None:
                                                       f"{what}; lower model.max_iter or record.resp_points")
 
 
-def _where(config: Config, name) -> tuple:
-    """Config path of a run's model keys."""
-    if name is None:
-        return ("model",)
-    return ("runs", [r.name for r in config.runs].index(name), "model")
-
-
-def build_fitter(config: Config, model=None, where=("model",)):
-    """The :class:`emviz.em.GaussianMixture` a model section (default ``config.model``) describes."""
+def build_fitter(config: Config, model=None, run=None):
+    """The :class:`emviz.em.GaussianMixture` a model section (default ``config.model``) describes;
+    ``run`` names the run it is for (its errors point at that run's keys)."""
     from emviz.em import GaussianMixture
 
     m = model or config.model
     try:
         return GaussianMixture(
-            n_components=m.n_components, covariance_type=m.covariance_type, init=init_mixture(config, m, where),
+            n_components=m.n_components, covariance_type=m.covariance_type,
+            init=init_mixture(config, m, config.model_path(run, "init")),
             reg_covar=m.reg_covar, tol=m.tol, max_iter=m.max_iter, dtype=m.dtype, device=m.device,
             seed=m.seed, algorithm=m.algorithm,
         )
     except InputError as exc:
-        raise _model_error(config, exc, where) from None
+        raise _model_error(config, exc, run) from None
 
 
-def _model_error(config: Config, exc: InputError, where=("model",)) -> InputError:
-    """Point the fitter's ``"field: problem"`` errors at the model key (and its line)."""
+def _model_error(config: Config, exc: InputError, run=None) -> InputError:
+    """Point the fitter's ``"field: problem"`` errors at the model key of run ``run`` (and its line)."""
     message = str(exc)
     match = re.match(r"(\w+)\b", message)
     field = match[1] if match else ""
     if field not in type(config.model).model_fields:
         return exc
     rest = message[len(field) + 2:] if message.startswith(f"{field}: ") else message
-    return config.error((*where, field), rest)
+    return config.error(config.model_path(run, field), rest)
 
 
 def fit(plan: Plan, progress: bool = True, created: list | None = None) -> dict:
@@ -336,11 +338,14 @@ def fit(plan: Plan, progress: bool = True, created: list | None = None) -> dict:
                 "config_source": Path(config.source).name,
                 "data": {"name": dataset.name, "columns": list(dataset.columns),
                          "standardized": bool(config.data.standardize)}}
+        swept = config.swept_value(name)
+        if swept is not None:  # what the model-selection panel puts on its x axis
+            meta["sweep"] = {"key": swept[0], "value": swept[1]}
         try:
             traces[name] = recorder.run(dataset.X, truth=dataset.truth, labels=dataset.labels, meta=meta,
                                         save_path=save_path)
         except InputError as exc:
-            raise _model_error(config, exc, _where(config, name)) from None
+            raise _model_error(config, exc, name) from None
     return traces
 
 

@@ -195,6 +195,8 @@ class Recorder:
             "partial": bool(partial),
             "events": events,
             "fitter": repr(fitter),
+            # With K, D and N it gives the number of free parameters (BIC, AIC: emviz.selection).
+            "covariance_type": getattr(fitter, "covariance_type", None),
             "device": str(getattr(fitter, "device", "cpu")),
             "dtype": str(getattr(fitter, "dtype", "float64")).removeprefix("torch."),
             "seconds": round(time.perf_counter() - started, 6),

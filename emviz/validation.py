@@ -134,7 +134,18 @@ def unwrap(annotation):
 
 
 def descend(annotation, part):
-    """The annotation one step below ``annotation`` at key/index ``part``; None when there is no such key."""
+    """The annotation one step below ``annotation`` at key/index ``part``; None when there is no such key.
+
+    In a union (``runs``: a list of runs or a sweep) the first member that has ``part`` answers.
+    """
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        for member in typing.get_args(annotation):
+            found = None if member is type(None) else descend(member, part)
+            if found is not None:
+                return found
+        return None
     annotation = unwrap(annotation)
     if annotation is Any:
         return Any

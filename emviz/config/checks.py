@@ -19,9 +19,9 @@ from emviz.validation import dotted, parse_path
 __all__ = ["check_static", "check_config", "init_mixture", "register_panels", "run_sections"]
 
 
-def init_mixture(config: Config, model=None, where=("model",)):
+def init_mixture(config: Config, model=None, at=("model", "init")):
     """``init`` of ``model`` (default ``config.model``) as a :class:`~emviz.mixture.Mixture`, or its
-    name; a problem names its key under ``where``."""
+    name; a problem names its key below ``at``, the config path of that ``init``."""
     from emviz.mixture import Mixture, spec_field
 
     init = (model or config.model).init
@@ -31,7 +31,7 @@ def init_mixture(config: Config, model=None, where=("model",)):
         return Mixture.from_spec(init.means, weights=init.weights, stds=init.stds, covariances=init.covariances)
     except InputError as exc:
         field, problem = spec_field(exc)
-        raise config.error((*where, "init", *parse_path(field or "")), problem) from None
+        raise config.error((*at, *parse_path(field or "")), problem) from None
 
 
 def check_static(config: Config) -> None:
@@ -43,16 +43,20 @@ def check_static(config: Config) -> None:
             mixture_from_spec(config.data.mixture)
         except InputError as exc:
             raise config.data_error(exc) from None
-    for where, model in run_sections(config):
-        init = init_mixture(config, model, where)
+    for name, model in run_sections(config):
+        init = init_mixture(config, model, config.model_path(name, "init"))
         if not isinstance(init, str) and init.n_components != model.n_components:
-            raise config.error((*where, "init", "means"), f"has {init.n_components} components, "
-                                                          f"{dotted(where)}.n_components is {model.n_components}")
+            hint = ("; a sweep of n_components needs a named init (kmeans, ...), not one mixture"
+                    if config.sweep is not None and config.sweep[0] == "n_components" else "")
+            raise config.error(config.model_path(name, "init", "means"),
+                               f"has {init.n_components} components, "
+                               f"{dotted(config.model_path(name, 'n_components'))} is {model.n_components}{hint}")
     max_iter = max(m.max_iter for m in config.run_models().values())
-    names = [run.name for run in config.runs or ()]
-    for i, name in enumerate(names):
-        if name in names[:i]:
-            raise config.error(("runs", i, "name"), f"{name!r} is the name of an earlier run too")
+    names = config.run_names()
+    if config.sweep is None:  # a sweep's names come from distinct values
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise config.error(("runs", i, "name"), f"{name!r} is the name of an earlier run too")
     if not config.outputs and config.record.save is None:
         raise config.error(("outputs",), "nothing to do: give at least one output (or record.save)")
     _check_schedule(config, ("frames", "schedule"), config.frames.schedule, max_iter)
@@ -73,11 +77,9 @@ def check_static(config: Config) -> None:
 
 
 def run_sections(config: Config):
-    """(config path, ModelSection) of every run: the model section itself when there are no runs."""
-    models = config.run_models()
-    if config.runs is None:
-        return [(("model",), config.model)]
-    return [(("runs", i, "model"), models[run.name]) for i, run in enumerate(config.runs)]
+    """(run name, ModelSection) of every run: ``(None, model section)`` when there are no runs; the
+    config path of a run's key is ``config.model_path(name, key)``."""
+    return list(config.run_models().items())
 
 
 def _check_output_runs(config: Config, i: int, out: OutputSpec, names: list[str], max_iter: int) -> None:
@@ -212,7 +214,7 @@ def _check_pixels(config: Config, i: int, out: OutputSpec, max_iter: int) -> Non
         looks = make_style(style)
     except InputError as exc:
         raise config.error(("outputs", i, "style") if out.style is not None else ("style",), str(exc)) from None
-    n_panels = len(out.panels) * max(1, len(out.runs or config.runs or [None])) + len(out.overlay or ())
+    n_panels = len(out.panels) * max(1, len(out.runs or config.run_names())) + len(out.overlay or ())
     rows, cols = out.layout if out.layout is not None else (1, n_panels)
     # Without style.size the render layer sizes frames by the panels; this is its smallest guess.
     width, height = looks.figure_size(rows, cols)
@@ -260,14 +262,15 @@ def check_config(config: Config, out=".", dataset=None) -> int:
             n, d = data_shape(config.data, config.base_dir)
         except InputError as exc:
             raise config.data_error(exc) from None
-    for where, model in run_sections(config):
+    for name, model in run_sections(config):
         k = model.n_components
         if n < k:
-            raise config.error((*where, "n_components"), f"is {k}, but the data has only {n} point(s); "
-                                                         "EM needs at least one point per component")
-        init = init_mixture(config, model, where)
+            raise config.error(config.model_path(name, "n_components"),
+                               f"is {k}, but the data has only {n} point(s); EM needs at least one point per component")
+        init = init_mixture(config, model, config.model_path(name, "init"))
         if not isinstance(init, str) and init.n_features != d:
-            raise config.error((*where, "init", "means"), f"has {init.n_features} feature(s), the data has D={d}")
+            raise config.error(config.model_path(name, "init", "means"),
+                               f"has {init.n_features} feature(s), the data has D={d}")
     previews = _preview_traces(config, dataset) if dataset is not None else {}
     for i, output in enumerate(config.outputs):
         shown = [previews[name] for name in (output.runs or previews)] if previews else [d]
@@ -297,6 +300,9 @@ def _preview_traces(config: Config, dataset) -> dict:
             weights=np.full((1, k), 1.0 / k), means=np.zeros((1, k, d)),
             covariances=np.broadcast_to(np.eye(d), (1, k, d, d)), log_likelihood=np.zeros(1),
             resp_index=np.arange(m), resp=np.full((1, m, k), 1.0 / k, dtype=np.float32), X=X,
-            truth=dataset.truth, meta={"n_samples": dataset.n_samples, "preview": True},
+            truth=dataset.truth, meta={"n_samples": dataset.n_samples, "preview": True,
+                                       "covariance_type": model.covariance_type, "run": name,
+                                       **({"sweep": dict(zip(("key", "value"), config.swept_value(name)))}
+                                          if config.swept_value(name) else {})},
         )
     return previews

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 __all__ = ["INIT_NAMES", "MAX_EXPANDED_NODES", "MAX_TITLE_CHARS", "MAX_NAME_BYTES", "MAX_FRAME_PIXELS", "MAX_FPS",
-           "MIN_MP4_FPS", "MAX_HOLD_SECONDS", "MEMORY_SHARE"]
+           "MIN_MP4_FPS", "MAX_HOLD_SECONDS", "MEMORY_SHARE", "MAX_RUN_NAME"]
 
 #: Named initialisations of :class:`emviz.em.GaussianMixture` (or give a mixture).
 INIT_NAMES = ("kmeans++", "k-means++", "kmeans", "random", "random_from_data")
 #: A document whose aliases expand to more nodes than this is refused ("billion laughs").
 MAX_EXPANDED_NODES = 1_000_000
 
+#: Longest name of a run: it heads the run's panels, follows its log-likelihood in the title line and
+#: names its trace file; a sweep's generated names (``covariance_type=spherical``) fit too.
+MAX_RUN_NAME = 40
 #: Longest ``title`` of an output: more cannot fit above a frame (and a huge one breaks the font engine).
 MAX_TITLE_CHARS = 200
 #: Longest file or folder name an output may have. File systems allow 255 bytes; the hidden temporary

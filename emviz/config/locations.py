@@ -23,7 +23,7 @@ def _targets(config: Config) -> list[tuple[tuple, str]]:
     targets = [(("outputs", i, "path"), o.path) for i, o in enumerate(config.outputs)]
     save = config.record.save
     if save is not None:
-        runs = [r.name for r in config.runs or ()]
+        runs = config.run_names()
         if len(runs) > 1:  # one trace per run, named as emviz.pipeline.Plan.trace_paths does
             stem, suffix = os.path.splitext(save)
             targets += [(("record", "save"), f"{stem}_{run_slug(name)}{suffix}") for name in runs]

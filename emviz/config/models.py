@@ -15,14 +15,14 @@ from pydantic import (
     model_validator,
 )
 
-from emviz.config.limits import INIT_NAMES, MAX_FPS, MAX_HOLD_SECONDS, MAX_TITLE_CHARS
+from emviz.config.limits import INIT_NAMES, MAX_FPS, MAX_HOLD_SECONDS, MAX_RUN_NAME, MAX_TITLE_CHARS
 from emviz.dataspec import DataSpec, MixtureSpec
 from emviz.errors import InputError, did_you_mean
 from emviz.formats import FORMAT_SUFFIXES, output_suffix
 from emviz.validation import StrictModel, dotted, located, nested_numbers, parse_path, problem, seed_field, show
 
 __all__ = ["Config", "DataSection", "MixtureSpec", "InitMixture", "ModelSection", "ModelOverride", "RunSpec",
-           "RecordSection", "FramesSection", "FramesOverride", "StyleSection", "StyleOverride", "OutputSpec"]
+           "RunSweep", "sweep_run_name", "RecordSection", "FramesSection", "FramesOverride", "StyleSection", "StyleOverride", "OutputSpec"]
 
 #: The ``data:`` section is the data spec of :mod:`emviz.dataspec` (its rules live there, once).
 DataSection = DataSpec
@@ -77,7 +77,7 @@ def _check_device(value):
 class ModelSection(StrictModel):
     """The mixture to fit and how EM runs."""
 
-    n_components: int = Field(ge=1, description="K")
+    n_components: int = Field(ge=1, description="K (may be left out when runs.sweep sweeps n_components)")
     covariance_type: Literal["full", "diag", "spherical", "tied"] = "full"
     init: InitSpec = "kmeans"
     max_iter: int = Field(100, ge=1)
@@ -107,8 +107,73 @@ class ModelOverride(StrictModel):
 class RunSpec(StrictModel):
     """One fit of the data: a name for legends and file names, and what it changes in ``model``."""
 
-    name: str = Field(min_length=1, max_length=40, description="e.g. 'EM', 'hard EM', 'start 2'")
+    @model_validator(mode="before")
+    @classmethod
+    def _not_a_sweep(cls, data):
+        if isinstance(data, dict) and "sweep" in data:
+            raise ValueError("a sweep is the whole runs section, runs: {sweep: {key: [values]}}; it does not "
+                             "combine with named runs")
+        return data
+
+    name: str = Field(min_length=1, max_length=MAX_RUN_NAME, description="e.g. 'EM', 'hard EM', 'start 2'")
     model: ModelOverride | None = None
+
+
+def _check_sweep_form(value):
+    """The shape only (a mapping); :meth:`Config.run_models` checks the key and every value, with their lines."""
+    if isinstance(value, dict) and value:
+        return value
+    raise ValueError(f"must map a model key to its values, e.g. {{n_components: [1, 2, 3]}} (got {show(value)})")
+
+
+class RunSweep(StrictModel):
+    """``runs: {sweep: {key: [values]}}``: one fit per value of one model key, named ``K=3`` (for
+    ``n_components``) or ``key=value``; each value is checked as the model section checks that key."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _alone(cls, data):
+        if isinstance(data, dict) and "sweep" in data and len(data) > 1:
+            other = next(key for key in data if key != "sweep")
+            raise ValueError(f"a sweep is the whole runs section: {other!r} does not go beside it (named runs "
+                             "and a sweep do not combine)")
+        return data
+
+    sweep: Annotated[dict[str, Any], BeforeValidator(_check_sweep_form), WithJsonSchema({
+        "type": "object", "minProperties": 1, "maxProperties": 1,
+        "propertyNames": {"enum": list(ModelSection.model_fields)},
+        "additionalProperties": {"type": "array", "minItems": 1},
+        "description": "one model key and its values, e.g. {n_components: [1, 2, 3, 4, 5, 6]}: one run per value",
+    })]
+
+
+def sweep_run_name(key: str, value, index: int) -> str:
+    """The name of a sweep's run: ``K=3`` for n_components, ``key=value`` otherwise (``init=#2`` for the
+    second of explicit starting mixtures)."""
+    if key == "n_components":
+        return f"K={value}"
+    if isinstance(value, bool):
+        text = str(value).lower()
+    elif isinstance(value, (str, int, float)):
+        text = str(value)
+    else:
+        text = f"#{index + 1}"
+    return f"{key}={text}"
+
+
+def _runs_tag(value):
+    if isinstance(value, list):
+        return _RUNS_TAGS[0]
+    return _RUNS_TAGS[1] if isinstance(value, (dict, RunSweep)) else None
+
+
+#: Tags of the union for ``runs`` (in angle brackets: never shown in error paths).
+_RUNS_TAGS = ("<run list>", "<run sweep>")
+RunsSpec = Annotated[
+    Union[Annotated[list[RunSpec], Field(min_length=1), Tag(_RUNS_TAGS[0])], Annotated[RunSweep, Tag(_RUNS_TAGS[1])]],
+    Discriminator(_runs_tag, custom_error_type="runs_type",
+                  custom_error_message="must be a list of runs [{name, model}] or a sweep {sweep: {key: [values]}}"),
+]
 
 
 class RecordSection(StrictModel):
@@ -300,8 +365,10 @@ class Config(StrictModel):
     record: RecordSection = Field(default_factory=RecordSection)
     frames: FramesSection = Field(default_factory=FramesSection)
     style: StyleSection = Field(default_factory=StyleSection)
-    runs: list[RunSpec] | None = Field(None, min_length=1, description="several fits of the same data "
-                                                                        "(default: one, the model section)")
+    runs: RunsSpec | None = Field(None, description="several fits of the same data (default: one, the model "
+                                                     "section): a list of named runs [{name, model: {changes}}], or "
+                                                     "{sweep: {key: [values]}}, one run per value of one model key "
+                                                     "(the two do not combine)")
     outputs: list[OutputSpec] = Field(default_factory=list)
 
     _name: str = PrivateAttr("config")
@@ -309,6 +376,21 @@ class Config(StrictModel):
     _base_dir: Path = PrivateAttr(default_factory=Path)
     _path: Path | None = PrivateAttr(None)
     _run_models: dict | None = PrivateAttr(None)
+    _sweep_runs: dict = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _swept_key_needs_no_default(cls, data):
+        # A sweep of n_components gives every run its K: the model section need not name one. Its
+        # placeholder is the first swept value (the sweep's own check reports a bad one, at its line).
+        if isinstance(data, dict) and isinstance(data.get("model"), dict) and "n_components" not in data["model"]:
+            sweep = data["runs"].get("sweep") if isinstance(data.get("runs"), dict) else None
+            if isinstance(sweep, dict) and "n_components" in sweep:
+                values = sweep["n_components"]
+                first = values[0] if isinstance(values, list) and values else None
+                usable = isinstance(first, int) and not isinstance(first, bool) and first >= 1
+                data = {**data, "model": {**data["model"], "n_components": first if usable else 1}}
+        return data
 
     @property
     def source(self) -> str:
@@ -338,9 +420,45 @@ class Config(StrictModel):
             self._run_models = self._validate_runs()
         return self._run_models
 
+    @property
+    def sweep(self) -> tuple[str, list] | None:
+        """(model key, its values) of a ``runs: {sweep: ...}`` section, else None."""
+        if not isinstance(self.runs, RunSweep):
+            return None
+        key = next(iter(self.runs.sweep))
+        return key, self.runs.sweep[key]
+
+    def run_names(self) -> list[str]:
+        """The runs' names in config order (a sweep's generated ones); empty without a runs section."""
+        if self.runs is None:
+            return []
+        return list(self.run_models()) if isinstance(self.runs, RunSweep) else [run.name for run in self.runs]
+
+    def swept_value(self, name) -> tuple[str, object] | None:
+        """(key, value) that run ``name`` of a sweep gives its model key (as JSON has it), else None."""
+        self.run_models()
+        if name not in self._sweep_runs:
+            return None
+        _, key, value = self._sweep_runs[name]
+        return key, value
+
+    def model_path(self, name, *keys) -> tuple:
+        """Config path of model key ``keys[0]`` (and deeper ``keys``) as run ``name`` gets it: a sweep's
+        swept key at its value (``runs.sweep.n_components[2]``), its other keys in the model section."""
+        if name is None:
+            return ("model", *keys)
+        if isinstance(self.runs, RunSweep):
+            self.run_models()
+            index = self._sweep_runs[name][0]
+            key = self.sweep[0]
+            return ("runs", "sweep", key, index, *keys[1:]) if keys and keys[0] == key else ("model", *keys)
+        return ("runs", [r.name for r in self.runs].index(name), "model", *keys)
+
     def _validate_runs(self) -> dict:
         if self.runs is None:
             return {None: self.model}
+        if isinstance(self.runs, RunSweep):
+            return self._validate_sweep()
         models = {}
         for i, run in enumerate(self.runs):
             changes = run.model.model_dump(exclude_none=True) if run.model is not None else {}
@@ -352,6 +470,44 @@ class Config(StrictModel):
             except ValidationError as exc:
                 path, message = problem(exc.errors()[0], ModelSection)
                 raise self.error(("runs", i, "model", *path), message) from None
+        return models
+
+    def _validate_sweep(self) -> dict:
+        """One ModelSection per swept value, each checked by the model section's rules at its own line."""
+        sweep = self.runs.sweep
+        if len(sweep) > 1:
+            raise self.error(("runs", "sweep"), f"sweeps one model key at a time, got {len(sweep)}: "
+                                                f"{', '.join(map(str, sweep))}")
+        (key, values), = sweep.items()
+        keys = list(ModelSection.model_fields)
+        if key not in keys:
+            raise self.error(("runs", "sweep", key), f"unknown model key{did_you_mean(key, keys)}; a sweep "
+                                                     f"varies one of {', '.join(keys)}")
+        if not isinstance(values, list):
+            raise self.error(("runs", "sweep", key), f"must be a list of values to sweep (got {show(values)})")
+        if not values:
+            raise self.error(("runs", "sweep", key), "is empty: give at least one value")
+        base = self.model.model_dump()
+        models, self._sweep_runs, seen = {}, {}, {}
+        for i, value in enumerate(values):
+            merged = {**base, key: value}
+            if key != "init":
+                merged["init"] = self.model.init
+            try:
+                model = ModelSection.model_validate(merged)
+            except ValidationError as exc:
+                path, message = problem(exc.errors()[0], ModelSection)
+                where = ("runs", "sweep", key, i, *path[1:]) if path[:1] == (key,) else ("model", *path)
+                raise self.error(where, message) from None
+            checked = model.model_dump(mode="json")[key]
+            same = next((j for j, other in seen.items() if other == checked), None)
+            if same is not None:
+                raise self.error(("runs", "sweep", key, i), f"{show(value)} is also runs.sweep.{key}[{same}]: "
+                                                            "each value is swept once")
+            seen[i] = checked
+            name = sweep_run_name(key, checked, i)
+            models[name] = model
+            self._sweep_runs[name] = (i, key, checked)
         return models
 
     def data_error(self, exc: InputError) -> InputError:

@@ -132,7 +132,10 @@ class Scene:
         # The longest run sets T; a run that stopped earlier rests at its last iteration.
         self.trace = max(self.runs.values(), key=lambda run: run.n_iter)
         self.style: Style = make_style(style)
-        self.cells = _cells(resolve_panels(panels), overlay, self.runs)
+        resolved = resolve_panels(panels)
+        self.cells = _cells(resolved, overlay, self.runs)
+        #: Index of the first overlay cell (the per-run cells come first).
+        self._first_overlay = len(resolved) * len(self.runs)
         self.panels = [panel for panel, _, _ in self.cells]
         for panel, run, _ in self.cells:
             panel.check(run)
@@ -155,14 +158,21 @@ class Scene:
         grid = self.figure.add_gridspec(self.rows, self.cols)
         col_units = [1] * self.cols
         for i, (panel, run, name) in enumerate(self.cells):
-            ax = self.figure.add_subplot(grid[i // self.cols, i % self.cols], projection=panel.projection)
+            row, col = divmod(i, self.cols)
+            span = self._span(i)
+            ax = self.figure.add_subplot(grid[row, col:col + span], projection=panel.projection)
             before = set(self.figure.axes)
-            artists = panel.setup(ax, run, self.colors)
-            if name is not None and ax.axison and not ax.get_title():
+            # Component k has one colour in every run; a run of fewer components gets the first K of them
+            # (the overlays, drawing every run, get them all).
+            colors = self.colors if i >= self._first_overlay else self.colors[:run.n_components]
+            artists = panel.setup(ax, run, colors)
+            # A 3D Axes says axison False (it draws its own axes) but shows its title like any other.
+            if name is not None and (ax.axison or panel.projection == "3d") and not ax.get_title():
                 ax.set_title(name)
             self.axes.append(ax)
             self._panel_artists.append(_check_artists(artists, panel, "setup"))
-            col_units[i % self.cols] = max(col_units[i % self.cols], _plot_count(self.figure, ax, before))
+            if span == 1:  # a panel spanning columns has their room already
+                col_units[col] = max(col_units[col], _plot_count(self.figure, ax, before))
         if len(self.runs) > 1:
             _share_limits(self.cells, self.axes)
         # Only now is it known how many plots each panel drew: size the figure and its columns for them.
@@ -178,6 +188,13 @@ class Scene:
         self.title_parts: list = []
         if lines:
             self._add_title(lines, font)
+
+    def _span(self, i: int) -> int:
+        """Columns cell ``i`` takes: one, but an overlay that is the last cell fills the rest of its row
+        (``layout: [2, 4]`` for six runs and one overlay: the overlay is two cells wide, no cell is empty)."""
+        if i != len(self.cells) - 1 or i < self._first_overlay:
+            return 1
+        return self.cols - i % self.cols
 
     def _title_lines(self) -> list[str]:
         """The title's lines with blanks for the numbers (heading lines, then the template); none if hidden."""
