@@ -5,6 +5,8 @@ frames' title can change (iteration, log-likelihood) while the layout stays froz
 then places every Axes, its title, tick labels and colour bars inside the rest of the figure; a last
 measurement shrinks that area if anything still reaches into the band or out of the figure (what the
 layout engine cannot place exactly), so a title and a panel never overlap and nothing is cut off.
+Legends that fit themselves (a panel's automatic or outside legend) are fitted to each layout before
+it is measured: one that covers data or leaves the figure shrinks or moves, and the layout is redone.
 
 Sizes here are in inches and points, not pixels: a still is also saved at other resolutions.
 """
@@ -16,7 +18,7 @@ import warnings
 from emviz.errors import InputError
 
 __all__ = ["LINE_SPACING", "PAD_ABOVE", "PAD_BELOW", "LAYOUT_PAD", "TITLE_WIDTH", "title_band_inches",
-           "title_bottoms", "fit_title_font", "title_texts", "freeze_below_band", "overflow",
+           "title_bottoms", "fit_title_font", "title_texts", "freeze_below_band", "fit_legends", "overflow",
            "drawn_axes"]
 
 #: Distance between the bottoms of two title lines, in units of the title's font size (matplotlib's).
@@ -32,6 +34,8 @@ LAYOUT_PAD = {"h_pad": 0.04, "w_pad": 0.04}
 #: Rounds of "measure, shrink the panels' area" after the layout, for what the layout misses (an
 #: equal-aspect Axes moves by half of what its cell shrinks, so a few rounds may be needed).
 _EXTRA_ROUNDS = 3
+#: Passes over the figure's legends per layout: a legend that moved changes the others' Axes.
+_LEGEND_PASSES = 3
 
 
 def title_band_inches(font_points: float, n_lines: int) -> float:
@@ -95,8 +99,9 @@ def freeze_below_band(figure, band_inches: float, what: str = "") -> None:
     Constrained layout keeps each Axes' decorations (titles, tick labels, colour bars, legends) in the
     area below the band; what it cannot place exactly (a legend beside an equal-aspect 3D Axes, say)
     is measured afterwards, and the area shrinks on that side until every drawn Axes is inside it.
-    Then the layout engine is switched off, so nothing moves when frames change the title or the
-    panels' artists.
+    Each layout is first offered to the legends that fit themselves (:func:`fit_legends`). Then the
+    layout engine is switched off, so nothing moves when frames change the title or the panels'
+    artists.
 
     Parameters
     ----------
@@ -119,6 +124,8 @@ def freeze_below_band(figure, band_inches: float, what: str = "") -> None:
     laid_out = None  # the last area that the layout fitted in
     for _ in range(1 + _EXTRA_ROUNDS):
         fits = area[2] > area[0] and area[3] > area[1] and _lay_out(figure, area)
+        if fits:
+            _fit_legends(figure, area)
         if not fits:
             if laid_out is None:
                 _too_small(figure, what)
@@ -144,6 +151,31 @@ def _lay_out(figure, area) -> bool:
         warnings.simplefilter("always")
         figure.draw_without_rendering()
     return not any("collapsed" in str(w.message) for w in caught)
+
+
+def fit_legends(figure, relayout) -> bool:
+    """Let every legend that fits itself fit the figure as laid out now; True if one changed the layout.
+
+    Such a legend carries a callable ``emviz_fit(renderer, relayout) -> bool`` (see
+    :class:`emviz.render.panels._legend.LegendFit`). It may call ``relayout()``, which lays the figure
+    out again and returns False if that collapsed an Axes; the legend then takes its change back and
+    calls ``relayout()`` once more.
+    """
+    renderer = figure.canvas.get_renderer()
+    changed = False
+    for ax in figure.get_axes():
+        fit = getattr(ax.get_legend(), "emviz_fit", None)
+        if fit is not None:
+            changed = bool(fit(renderer, relayout)) or changed
+    return changed
+
+
+def _fit_legends(figure, area) -> None:
+    """:func:`fit_legends` in ``area`` until no legend changes the layout (one that moved changes the
+    others' Axes)."""
+    for _ in range(_LEGEND_PASSES):
+        if not fit_legends(figure, lambda: _lay_out(figure, area)):
+            break
 
 
 def overflow(figure, renderer, band_bottom_px: float | None = None) -> tuple[float, float, float, float]:

@@ -7,10 +7,11 @@ import numpy as np
 from matplotlib import rcParams
 
 from emviz.errors import InputError
+from emviz.render.panels._legend import LEGEND_MIN_POINTS, LegendFit, rows as _rows
 
 __all__ = [
     "component_label", "feature_label", "foreground", "muted", "add_legend", "check_legend", "padded_range",
-    "weighted_normal_pdfs", "matched_truth", "free_corner", "split_axes",
+    "weighted_normal_pdfs", "matched_truth", "free_corner", "split_axes", "LegendFit", "LEGEND_MIN_POINTS",
 ]
 
 #: Legend positions inside the axes a user may ask for (besides ``True``/``"outside"`` and ``False``).
@@ -51,19 +52,43 @@ def check_legend(value, panel: str) -> None:
                      f"{', '.join(_INSIDE_LOCS)}; got {value!r}")
 
 
-def add_legend(ax, handles, labels, where, **kwargs):
-    """Add a legend at ``where`` (the ``legend`` option); ``True``/``"outside"``: right of the axes.
+def add_legend(ax, handles, labels, where, *, prefer: str = "upper right", lines=(), points=(),
+               margin: float = 3.0, sides=("right", "below"), **kwargs):
+    """Add a legend at ``where`` (the ``legend`` option, or ``"auto"``); return it (None for none).
 
-    Outside is the default because the data may fill any corner over some frame; the scene's layout
-    engine (or ``bbox_inches="tight"``) makes room for it.
+    ``True``/``"outside"``: right of the axes, the default of the point panels (the data may fill any
+    corner over some frame); a location inside the axes: there, as asked. ``"auto"``: inside, in the
+    first place where the legend covers none of ``lines`` and ``points``, which hold what the panel
+    draws over the whole animation, ``prefer`` tried first (the rule:
+    :class:`emviz.render.panels._legend.LegendFit`).
+
+    Parameters
+    ----------
+    lines : list of array of shape (P, 2)
+        Polylines in data coordinates (NaN rows break them), as drawn in any frame.
+    points : list of array of shape (N, 2)
+        Markers in data coordinates.
+    margin : float
+        Points of free space kept between the legend and the data (a marker's radius).
+    sides : tuple of str
+        Where an automatic legend may go when no place inside is free: ``"right"``, ``"below"``
+        (an Axes with a colour bar on its right has only ``"below"``).
+    kwargs
+        Passed to :meth:`matplotlib.axes.Axes.legend` (``fontsize`` included).
+
+    An automatic or outside legend gets its final place and font once, from the scene's layout
+    (:func:`emviz.render.layout.fit_legends`), for the laid-out Axes; a figure not laid out by emviz
+    keeps it where it was put first (``prefer``, or right of the axes).
     """
     if where is False or not handles:
         return None
     if where is True or where == "outside":
-        kwargs.update(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
-    else:
-        kwargs.update(loc=where)
-    return ax.legend(handles, labels, **kwargs)
+        return LegendFit(ax, handles, labels, "outside", kwargs).legend
+    if where == "auto":
+        data = [_rows(a) for a in lines], [_rows(a) for a in points]
+        return LegendFit(ax, handles, labels, "auto", kwargs, prefer=prefer, data=data, margin=margin,
+                         sides=sides).legend
+    return ax.legend(handles, labels, loc=where, **kwargs)
 
 
 def free_corner(fx, fy, legend_size) -> str:

@@ -118,7 +118,8 @@ class Cloud3DPanel(Panel):
     aspect : {"equal", "auto"}
         ``equal``: one unit is as long on every axis (ellipsoids keep their shape); ``auto``: a cube.
     legend : bool or str
-        ``True``/``"outside"``: right of the axes; a matplotlib location puts it inside; ``False``: none.
+        ``True``/``"outside"``: right of the axes (below it, or smaller, when it is wider than the
+        axes); a matplotlib location puts it inside; ``False``: none.
     """
 
     dims: ClassVar[tuple[int, ...]] = tuple(range(3, 65))

@@ -78,7 +78,8 @@ class ComponentsPanel(Panel):
         those (:func:`robust_top`); the rare frame above (a component started with a near-zero
         variance) goes off the top, marked by a triangle at its peak.
     legend : bool or str
-        ``True``/``"outside"``: right of the axes; a matplotlib location puts it inside; ``False``: none.
+        ``True``/``"outside"``: right of the axes (below it, or smaller, when it is wider than the
+        axes); a matplotlib location puts it inside; ``False``: none.
     """
 
     dims: ClassVar[tuple[int, ...]] = (1,)

@@ -55,6 +55,8 @@ _MIN_CONTRAST = 2.0
 _COLORED = ("elbo", "kl", "delta")
 #: Axes fractions a legend of two or three short entries covers: about 45 % of the width, 40 % of the height.
 _LEGEND_SIZE = (0.45, 0.4)
+#: Points a legend keeps clear of the curves: the cursor's marker's radius and its ring.
+_LEGEND_MARGIN = 4.5
 
 
 def _luminance(color) -> float:
@@ -97,9 +99,10 @@ class CurvesPanel(Panel):
         Iterations on a symmetric-log axis (linear from 0 to 1, logarithmic beyond), so that the early
         iterations, where most happens, get room on long runs.
     legend : bool or str
-        For strips with several series. ``True``: inside, in the corner the curves leave free;
-        ``"outside"``: right of the axes; a matplotlib location; ``False``: none. A strip with one
-        series names it on its y axis instead.
+        For strips with several series. ``True``: inside, where no curve passes; in a frame too small
+        for that, in a smaller font, or else beside or below the strip; ``"outside"``: right of the
+        axes; a matplotlib location; ``False``: none. A strip with one series names it on its y axis
+        instead.
     """
 
     summary: ClassVar[str] = "log-likelihood per iteration (and ELBO, KL, its change, errors) with a cursor"
@@ -236,8 +239,11 @@ class CurvesPanel(Panel):
             ax.set_ylabel(_SINGLE_YLABEL.get(name, _LABELS[name]))
         else:
             ax.set_ylabel(_STRIP_YLABEL[group])
-            where = self.legend if self.legend is not True else _free_corner(ax, data)
-            add_legend(ax, handles, [h.get_label() for h in handles], where, fontsize="small")
+            # Inside, where no curve passes (the corner the curves leave free first); in a frame too
+            # small for that, smaller or beside the strip (see add_legend).
+            lines = [np.column_stack([np.arange(len(y)), y]) for y in data.values()]
+            add_legend(ax, handles, [h.get_label() for h in handles], "auto" if self.legend is True else self.legend,
+                       prefer=_free_corner(ax, data), lines=lines, margin=_LEGEND_MARGIN, fontsize="small")
         return strip
 
     def _limits(self, ax, group: str, data: dict, n_iter: int) -> None:

@@ -90,7 +90,8 @@ class EllipsesPanel(Panel):
     xlim, ylim : pair of float, optional
         Default: the data, means and true means, plus the ellipses up to half the data's span beyond.
     legend : bool or str
-        ``True``/``"outside"``: right of the axes; a matplotlib location puts it inside; ``False``: none.
+        ``True``/``"outside"``: right of the axes (below it, or smaller, when it is wider than the
+        axes); a matplotlib location puts it inside; ``False``: none.
     """
 
     dims: ClassVar[tuple[int, ...]] = tuple(range(2, 65))

@@ -22,7 +22,7 @@ from matplotlib.ticker import StrMethodFormatter
 
 from emviz.errors import InputError
 from emviz.render.panel import Panel, register_panel
-from emviz.render.panels._common import component_label, free_corner, split_axes
+from emviz.render.panels._common import add_legend, component_label, free_corner, split_axes
 from emviz.render.panels._landscape import (
     Landscape, Prepared, band_norm, check_hold_truth, check_landscape_options, contour_levels, draw_em_path,
     held_mixture, is_int, legend_handles, option_error, paired_truth, param_label,
@@ -35,6 +35,8 @@ _LEGEND_LOCS = ("upper right", "upper left", "lower left", "lower right")
 _PATH_ZORDERS = (4, 4, 6, 5)
 #: Axes fractions a legend of four entries covers: about 40 % of a subplot's width, 35 % of its height.
 _LEGEND_SIZE = (0.4, 0.35)
+#: Points a legend keeps clear of the paths: the current point's radius and its ring.
+_LEGEND_MARGIN = 6.0
 
 
 @register_panel("loglik_contour")
@@ -64,8 +66,8 @@ class LoglikContourPanel(Panel):
     cmap : str
         Matplotlib colour map of the landscape.
     legend : bool or str
-        ``True``: in the corner of the first subplot farthest from the path; a corner name puts it
-        there; ``False``: none.
+        ``True``: in the first subplot, where no path of any frame passes; in a subplot too small for
+        that, in a smaller font, or else below it; a corner name puts it there; ``False``: none.
     optimizers : list of str
         ``scipy.optimize.minimize`` methods (``BFGS``, ``Nelder-Mead``, ``L-BFGS-B``, ...) run from EM's
         start over the same two parameters, the others held as the landscape holds them. Iteration i
@@ -295,8 +297,14 @@ class LoglikContourPanel(Panel):
         handles = legend_handles("0.45", with_truth) + [line for _, line, _ in view.optimizer_lines]
         if view.run_paths:
             handles = [view.path_line] + [line for _, _, line, _ in view.run_paths] + handles[1:]
-        loc = self.legend if isinstance(self.legend, str) else _free_corner(view)
-        view.sub.legend(handles=handles, loc=loc, fontsize="small", framealpha=0.85)
+        # Clear of every frame's paths and markers: EM's (and the other runs') whole path, the optimisers'.
+        lines = [np.column_stack(view.path), *(np.column_stack(path) for path, *_ in view.run_paths),
+                 *(opt.points for opt, _, _ in view.optimizer_lines)]
+        points = [(view.path[0][0], view.path[1][0])] + ([tuple(view.true_point)] if view.true_point is not None else [])
+        # The colour bar is on the right: a legend that finds no free place inside goes below.
+        add_legend(view.sub, handles, [h.get_label() for h in handles],
+                   self.legend if isinstance(self.legend, str) else "auto", prefer=_free_corner(view), lines=lines,
+                   points=points, margin=_LEGEND_MARGIN, sides=("below",), fontsize="small", framealpha=0.85)
 
     def update(self, t: int) -> list:
         t_all = range(self._n_iter + 1)[t]

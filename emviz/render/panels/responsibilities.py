@@ -42,7 +42,8 @@ class ResponsibilitiesPanel(Panel):
     features : pair of int
         D >= 2: the two data features drawn on x and y (0-based). Unused in 1D.
     legend : bool or str
-        ``True``/``"outside"``: right of the axes; a matplotlib location puts it inside; ``False``: none.
+        ``True``/``"outside"``: right of the axes (below it, or smaller, when it is wider than the
+        axes); a matplotlib location puts it inside; ``False``: none.
     """
 
     summary: ClassVar[str] = "responsibilities: r_k(x) against x in 1D, points coloured by blended ownership in 2D+"
