@@ -17,6 +17,7 @@ import numpy as np
 
 from emviz.errors import InputError, did_you_mean
 from emviz.dataspec import MixtureSpec, data_spec
+from emviz.rows import is_rows, open_npy, shard_bounds
 from emviz.mixture import MAX_ABS_VALUE, Mixture, spec_field
 
 __all__ = [
@@ -65,12 +66,18 @@ class Dataset:
     truth: Mixture | None = None
     name: str = "data"
     columns: tuple[str, ...] = ()
+    #: Rows of the whole dataset when this one is a rank's shard of it (else None: ``n_samples``).
+    n_total: int | None = None
 
     def __post_init__(self):
-        X = np.array(self.X, dtype=np.float64)
+        if is_rows(self.X):  # a memory-mapped file, streamed: never read whole
+            X = self.X
+        else:
+            X = np.array(self.X, dtype=np.float64)
         if X.ndim != 2:
             raise InputError(f"{self.name}: X must have shape (N, D), got {X.shape}")
-        X.setflags(write=False)
+        if not is_rows(X):
+            X.setflags(write=False)
         object.__setattr__(self, "X", X)
         if self.labels is not None:
             labels = np.array(self.labels, dtype=np.int64)
@@ -90,6 +97,11 @@ class Dataset:
         return self.X.shape[0]
 
     @property
+    def n_rows_total(self) -> int:
+        """Rows of the whole dataset (all ranks' shards)."""
+        return self.n_samples if self.n_total is None else self.n_total
+
+    @property
     def n_features(self) -> int:
         return self.X.shape[1]
 
@@ -98,7 +110,7 @@ class Dataset:
 
 
 # ---------------------------------------------------------------------------------------------- entry
-def load_data(spec, base_dir=".") -> Dataset:
+def load_data(spec, base_dir=".", comm=None) -> Dataset:
     """Build the :class:`Dataset` a data spec describes.
 
     Parameters
@@ -111,26 +123,51 @@ def load_data(spec, base_dir=".") -> Dataset:
         The keys and their rules are those of :class:`emviz.dataspec.DataSpec`.
     base_dir : path-like
         Directory that a relative ``file`` is resolved against (the config file's directory).
+    comm : emviz.em.comm.Comm, optional
+        In a data-parallel fit, this rank's shard of the rows only: a generated mixture draws only its
+        rows, a memory-mapped ``.npy`` maps only its rows; CSV files and bundled datasets (small) are read
+        whole and cut. Standardising then uses every rank's rows.
 
     Returns
     -------
     Dataset
     """
     spec = data_spec(spec)
-    if spec.source == "mixture":
-        dataset = sample_mixture(spec.mixture, seed=spec.seed)
-    elif spec.source == "file":
-        dataset = load_file(Path(base_dir) / spec.file, spec.columns)
-    else:
-        dataset = load_bundled(spec.dataset, spec.columns)
-    _check_magnitude(dataset, spec.source if spec.source != "dataset" else None)
+    shard = None if comm is None or comm.world == 1 else comm
+
+    def this_rank() -> Dataset:
+        if spec.source == "mixture":
+            dataset = sample_mixture(spec.mixture, seed=spec.seed, comm=shard)
+        elif spec.source == "file":
+            dataset = _cut(load_file(Path(base_dir) / spec.file, spec.columns, mmap=spec.mmap), shard)
+        else:
+            dataset = _cut(load_bundled(spec.dataset, spec.columns), shard)
+        _check_magnitude(dataset, spec.source if spec.source != "dataset" else None)
+        return dataset
+
+    # A bad value in one rank's shard fails every rank with its message (no rank waits for it).
+    dataset = this_rank() if shard is None else shard.agree(this_rank)
     if spec.standardize:
-        dataset = standardize(dataset)
+        dataset = standardize(dataset, shard)
     return dataset
+
+
+def _cut(dataset: Dataset, comm) -> Dataset:
+    """This rank's contiguous share of the rows (all of them in one process)."""
+    if comm is None:
+        return dataset
+    lo, hi = shard_bounds(dataset.n_samples, comm.world)[comm.rank : comm.rank + 2]
+    X = dataset.X.shard(lo, hi) if is_rows(dataset.X) else dataset.X[lo:hi]
+    labels = None if dataset.labels is None else dataset.labels[lo:hi]
+    return Dataset(X=X, labels=labels, truth=dataset.truth, name=dataset.name, columns=dataset.columns,
+                   n_total=dataset.n_samples)
 
 
 def _check_magnitude(dataset: Dataset, key: str | None) -> None:
     """Refuse values so large that EM's sums of squares overflow (see :data:`MAX_ABS_VALUE`)."""
+    if is_rows(dataset.X):
+        dataset.X.check(MAX_ABS_VALUE)  # chunk-wise; non-finite values too (a mapped file is not read first)
+        return
     big = np.abs(dataset.X) > MAX_ABS_VALUE
     if not big.any():
         return
@@ -199,7 +236,7 @@ def split_counts(n_samples: int, weights) -> np.ndarray:
     return counts
 
 
-def sample_mixture(spec, seed: int = 0) -> Dataset:
+def sample_mixture(spec, seed: int = 0, comm=None) -> Dataset:
     """Sample a ``mixture:`` spec with :meth:`Mixture.sample` (numpy's legacy stream, seeded).
 
     Points come in component order; ``labels`` is the generating component and ``truth`` the mixture.
@@ -210,15 +247,19 @@ def sample_mixture(spec, seed: int = 0) -> Dataset:
         sizes = _sizes(spec.sizes, truth.n_components)
     else:
         sizes = split_counts(spec.n_samples, truth.weights)
-    X, labels = truth.sample(sizes, seed=seed)
+    rows = None
+    if comm is not None:  # one rank's shard: only its rows are drawn and kept
+            rows = tuple(shard_bounds(int(sum(sizes)), comm.world)[comm.rank : comm.rank + 2])
+    X, labels = truth.sample(sizes, seed=seed, rows=rows)
     # 0-based, as a headerless file's columns and the panels' ``features`` option count: the axis
     # labelled x2 is feature 2 (1-based names had x2 on the axis for features: [0, 1]).
     columns = ("x",) if truth.n_features == 1 else tuple(f"x{j}" for j in range(truth.n_features))
-    return Dataset(X=X, labels=labels, truth=truth, name="mixture", columns=columns)
+    return Dataset(X=X, labels=labels, truth=truth, name="mixture", columns=columns,
+                   n_total=None if rows is None else int(sum(sizes)))
 
 
 # ---------------------------------------------------------------------------------------------- files
-def load_file(path, columns=None) -> Dataset:
+def load_file(path, columns=None, mmap="auto") -> Dataset:
     """Read a ``.csv`` (header row of names, or none) or ``.npy`` (numeric, 1-D or 2-D) file.
 
     Parameters
@@ -226,6 +267,10 @@ def load_file(path, columns=None) -> Dataset:
     path : path-like
     columns : list of str or int, optional
         Columns to keep, by header name or 0-based index; all columns when omitted.
+    mmap : "auto" or bool
+        Memory-map a ``.npy`` file instead of reading it (auto: files over 64 MB,
+        :data:`emviz.rows.MMAP_BYTES`): ``X`` is then an :class:`emviz.rows.NpyRows`, checked and
+        streamed chunk by chunk, never read whole.
     """
     if "\0" in str(path):
         raise _spec_error("file", f"{str(path)!r}: a file name cannot contain a NUL character")
@@ -238,6 +283,9 @@ def load_file(path, columns=None) -> Dataset:
         if not path.is_file():
             raise _spec_error("file", f"{path}: is not a file")
         if path.suffix.lower() == ".npy":
+            rows = open_npy(path, lambda n_fields: _column_indices(path, columns, n_fields=n_fields, header=None), mmap)
+            if rows is not None:
+                return Dataset(X=rows, name=path.name, columns=tuple(f"x{j}" for j in rows.columns))
             X, names = _read_npy(path, columns)
         else:
             X, names = _read_csv(path, columns)
@@ -410,16 +458,44 @@ def load_bundled(name: str, columns=None) -> Dataset:
 
 
 # ---------------------------------------------------------------------------------------------- transforms
-def standardize(dataset: Dataset) -> Dataset:
-    """Z-scores per column (population std); the truth, when known, is mapped to the same coordinates."""
-    mean = dataset.X.mean(axis=0)
-    std = dataset.X.std(axis=0)
+def standardize(dataset: Dataset, comm=None) -> Dataset:
+    """Z-scores per column (population std); the truth, when known, is mapped to the same coordinates.
+
+    Streamed rows are standardised as they are read; with ``comm``, over every rank's rows."""
+    if is_rows(dataset.X) or (comm is not None and comm.world > 1):
+        mean, std = _mean_std(dataset.X, comm)
+    else:
+        mean = dataset.X.mean(axis=0)
+        std = dataset.X.std(axis=0)
     flat = np.flatnonzero(std == 0)
     if len(flat):
         raise InputError(f"{dataset.name}: column {dataset.columns[flat[0]]!r} is constant; cannot standardize it")
-    X = (dataset.X - mean) / std
+    X = dataset.X.standardized(mean, std) if is_rows(dataset.X) else (dataset.X - mean) / std
     truth = None
     if dataset.truth is not None:
         t = dataset.truth
         truth = Mixture(t.weights, (t.means - mean) / std, t.covariances / np.outer(std, std))
-    return Dataset(X=X, labels=dataset.labels, truth=truth, name=dataset.name, columns=dataset.columns)
+    return Dataset(X=X, labels=dataset.labels, truth=truth, name=dataset.name, columns=dataset.columns,
+                   n_total=dataset.n_total)
+
+
+def _mean_std(X, comm) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and population stds, two passes of blocks, summed over the ranks."""
+    import torch
+
+    from emviz.em.comm import LOCAL
+
+    comm = comm or LOCAL
+    blocks = (lambda: (b for _, b in X.blocks())) if is_rows(X) else (lambda: (X,))
+    d = X.shape[1]
+    sums = torch.zeros(1 + d, dtype=torch.float64)
+    for block in blocks():
+        sums[0] += len(block)
+        sums[1:] += torch.from_numpy(block.sum(0))
+    comm.all_reduce(sums)
+    mean = (sums[1:] / sums[0]).numpy()
+    dev = torch.zeros(d, dtype=torch.float64)
+    for block in blocks():
+        dev += torch.from_numpy(((block - mean) ** 2).sum(0))
+    comm.all_reduce(dev)
+    return mean, np.sqrt(dev.numpy() / float(sums[0]))

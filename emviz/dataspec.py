@@ -61,6 +61,8 @@ class DataSpec(StrictModel):
                        WithJsonSchema({"type": "array", "items": {"type": ["string", "integer"]},
                                        "description": "columns by name or 0-based index"})] | None = None
     standardize: bool = Field(False, description="z-score every column (and the truth)")
+    mmap: Literal["auto"] | bool = Field("auto", description="memory-map a .npy file and stream it to the device "
+                                                            "chunk by chunk (auto: files over 64 MB)")
     seed: int = seed_field()
 
     @model_validator(mode="after")
@@ -70,6 +72,8 @@ class DataSpec(StrictModel):
             raise ValueError(f"give exactly one of mixture, file, dataset (got {', '.join(given) or 'none'})")
         if self.mixture is not None and self.columns is not None:
             raise ValueError("columns only applies to a file or a dataset, not a mixture")
+        if self.mmap is True and not (self.file or "").lower().endswith(".npy"):
+            raise ValueError("mmap: true applies to a .npy file only")
         return self
 
     @property

@@ -21,6 +21,9 @@ __all__ = ["Mixture", "WEIGHT_SUM_TOLERANCE", "MAX_ABS_VALUE", "spec_field"]
 WEIGHT_SUM_TOLERANCE = 0.01
 #: Largest magnitude a value may have. EM sums squares of (centred) values over all N points: from
 #: 1e100 up, that overflows float64 on real data sizes and the fit draws NaN, so such data is refused.
+#: Rows drawn at a time by ``Mixture.sample(..., rows=...)``.
+SAMPLE_BLOCK = 1 << 18
+
 MAX_ABS_VALUE = 1e100
 
 
@@ -192,31 +195,48 @@ class Mixture:
 
         return logsumexp(self.component_log_pdf(X), axis=1)
 
-    def sample(self, sizes, seed=0) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, sizes, seed=0, rows: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``sizes[k]`` points from component k, concatenated in component order.
 
         Uses numpy's legacy ``RandomState`` stream, which numpy keeps frozen across versions, so the same
         seed gives the same data everywhere (and reproduces data made with ``np.random.seed``).
 
+        ``rows=(start, stop)`` returns only those rows of the same sample, drawing the stream in blocks of
+        :data:`SAMPLE_BLOCK` rows and keeping only the wanted ones: one rank's shard of a generated
+        dataset, in its memory, without any rank holding all of it.
+
         Returns
         -------
-        X : array of shape (sum(sizes), D)
-        labels : array of shape (sum(sizes),)
+        X : array of shape (sum(sizes), D) (or (stop - start, D))
+        labels : array of shape (sum(sizes),) (or (stop - start,))
         """
         sizes = [int(s) for s in sizes]
         if len(sizes) != self.n_components or any(s < 0 for s in sizes):
             raise InputError(f"sizes: expected {self.n_components} non-negative counts, got {sizes}")
+        total = sum(sizes)
+        start, stop = (0, total) if rows is None else (max(0, int(rows[0])), min(total, int(rows[1])))
         rng = np.random.RandomState(seed)
-        parts = []
-        for mean, cov, size in zip(self.means, self.covariances, sizes):
-            if np.count_nonzero(cov - np.diag(np.diagonal(cov))) == 0:
-                # Diagonal: draw like np.random.normal does, so 1D data matches the classic notebooks.
-                parts.append(rng.normal(loc=mean, scale=np.sqrt(np.diagonal(cov)), size=(size, self.n_features)))
-            else:
-                parts.append(rng.multivariate_normal(mean, cov, size=size))
+        parts, labels, first = [], [], 0
+        for k, (mean, cov, size) in enumerate(zip(self.means, self.covariances, sizes)):
+            diagonal = np.count_nonzero(cov - np.diag(np.diagonal(cov))) == 0
+            # Blocks of the component's rows; a whole component is one block unless rows are asked for.
+            step = size if rows is None else SAMPLE_BLOCK
+            for lo in range(0, size, max(step, 1)):
+                hi = min(lo + step, size)
+                if diagonal:
+                    # Drawn like np.random.normal, so 1D data matches the classic notebooks.
+                    block = rng.normal(loc=mean, scale=np.sqrt(np.diagonal(cov)), size=(hi - lo, self.n_features))
+                else:
+                    block = rng.multivariate_normal(mean, cov, size=hi - lo)
+                a, b = max(start - first - lo, 0), min(stop - first - lo, hi - lo)
+                if b > a:
+                    parts.append(block[a:b])
+                    labels.append(np.full(b - a, k))
+            first += size
+            if first >= stop and rows is not None:
+                break
         X = np.concatenate(parts, axis=0) if parts else np.empty((0, self.n_features))
-        labels = np.repeat(np.arange(self.n_components), sizes)
-        return X, labels
+        return X, (np.concatenate(labels) if labels else np.empty(0, dtype=np.int64))
 
     def __eq__(self, other):
         if not isinstance(other, Mixture):

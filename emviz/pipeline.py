@@ -16,6 +16,7 @@ from pathlib import Path
 from emviz.config import MEMORY_SHARE, Config, check_config, init_mixture, load_config, output_kind, run_slug
 from emviz.data import Dataset, data_shape, load_data
 from emviz.errors import InputError
+from emviz.rows import is_rows
 from emviz.retrace import render_trace
 from emviz.writers.atomic import make_dirs, remove_empty
 
@@ -83,7 +84,7 @@ class Plan:
         init = "explicit mixture" if not isinstance(m.init, str) else m.init
         lines = [
             f"emviz plan for {c.source}",
-            f"  data:    {d.name}, N={d.n_samples}, D={d.n_features} ({', '.join(d.columns)})"
+            f"  data:    {d.name}, N={d.n_rows_total}, D={d.n_features} ({', '.join(d.columns)})"
             + (", standardized" if c.data.standardize else ""),
             f"  model:   {shown('n_components', f'K={m.n_components}')}, "
             f"{shown('covariance_type', f'{m.covariance_type} covariances')}, {shown('init', f'init {init}')}, "
@@ -176,40 +177,63 @@ def run(config_or_path, out=".", overrides=(), device=None, dry_run=False, progr
     InputError
         For any problem with the config, the data or the output locations, before anything is written.
     """
-    plan = prepare(config_or_path, out=out, overrides=overrides, device=device, only=only)
+    from emviz.distributed import launched, session
+
+    if launched():  # one of several torchrun processes: a data-parallel fit, rank 0 writes
+        config = load_config(config_or_path, _overrides(overrides, device))
+        with session(config.model.device) as comm:
+            return _run(config, out, (), None, dry_run, progress, only, comm)
+    return _run(config_or_path, out, overrides, device, dry_run, progress, only, None)
+
+
+def _run(config_or_path, out, overrides, device, dry_run, progress, only, comm) -> list[Path]:
+    plan = prepare(config_or_path, out=out, overrides=overrides, device=device, only=only, comm=comm)
+    root = comm is None or comm.is_root
     if dry_run:
-        print(plan.describe())
-        return plan.targets
+        if root:
+            print(plan.describe())
+        return plan.targets if root else []
     created: list[Path] = []
     try:
-        traces = fit(plan, progress=progress, created=created)
+        traces = fit(plan, progress=progress and root, created=created)
+        if not root:
+            return []  # rank 0 renders; this rank's part (its shard's statistics) is done
         return render_outputs(plan, traces, progress=progress, created=created)
     except BaseException:
         remove_empty(created)
         raise
 
 
-def prepare(config_or_path, out=".", overrides=(), device=None, only=None) -> Plan:
-    """Load and check the config, load the data and build the fitter; nothing is written."""
+def _overrides(overrides, device) -> list:
     # One string is one override (list("a=1") would be three characters, each a broken --set).
     overrides = [overrides] if isinstance(overrides, str) else list(overrides)
-    only = [only] if isinstance(only, str) else only
     if device is not None:
         overrides.append((f"model.device={device}", f"--device {device}"))
-    config = load_config(config_or_path, overrides)
+    return overrides
+
+
+def prepare(config_or_path, out=".", overrides=(), device=None, only=None, comm=None) -> Plan:
+    """Load and check the config, load the data and build the fitter; nothing is written.
+
+    With ``comm`` (a data-parallel run), the dataset is this rank's shard and the fitters are its ranks.
+    """
+    only = [only] if isinstance(only, str) else only
+    config = load_config(config_or_path, _overrides(overrides, device))
     selected = None if only is None else _select_outputs(config, only)
     # The fitters first: building one checks the device, and the memory check needs it.
-    fitters = {name: build_fitter(config, model, name) for name, model in config.run_models().items()}
+    fitters = {name: build_fitter(config, model, name, comm) for name, model in config.run_models().items()}
     try:
         if config.data.mixture is not None:
             # Check the memory before sampling: a mistyped size must not take the machine down.
-            check_memory(config, *data_shape(config.data, config.base_dir), fitters)
-        dataset = load_data(config.data, config.base_dir)
+            n, d = data_shape(config.data, config.base_dir)
+            world = 1 if comm is None else comm.world
+            check_memory(config, -(-n // world), d, fitters)
+        dataset = load_data(config.data, config.base_dir, comm=comm)
     except InputError as exc:
         raise config.data_error(exc) from None
     check_config(config, out=out, dataset=dataset)
     if config.data.mixture is None:  # a sampled mixture's shape was checked before sampling
-        check_memory(config, *dataset.X.shape, fitters)
+        check_memory(config, *dataset.X.shape, fitters, streamed_data=is_rows(dataset.X))
     return Plan(config=config, dataset=dataset, fitters=fitters, out=Path(out), selected=selected)
 
 
@@ -255,13 +279,15 @@ def _size(n_bytes: float) -> str:
     raise AssertionError("unreachable")
 
 
-def check_memory(config: Config, n: int, d: int, fitters: dict) -> None:
+def check_memory(config: Config, n: int, d: int, fitters: dict, streamed_data: bool = False) -> None:
     """Refuse a fit whose data or recorded trace would not fit in memory, before anything is allocated.
 
     The recorder preallocates ``max_iter + 1`` rows of every recorded quantity on the device and copies
     them to the host; the fitter keeps the data and two (K, N) work buffers. The estimate counts those,
     which dominate; the budget is :data:`emviz.config.MEMORY_SHARE` of the host's (or the GPU's) memory.
     """
+    from emviz.em.stream import MAX_AUTO_CHUNK
+
     budget, what = _memory_budget([getattr(f, "device", None) for f in fitters.values()])
     record = config.record
     m = min(record.resp_points, record.show_points, n)
@@ -272,8 +298,13 @@ def check_memory(config: Config, n: int, d: int, fitters: dict) -> None:
         # Device buffers, their float64 host copy, and the float32 responsibilities of the Trace.
         trace_bytes = (model.max_iter + 1) * (row * (item + 8) + m * k * 4)
         traces += trace_bytes  # every run's trace is kept until the outputs are rendered
-        # X on the host and the device, the moment features (up to D*D per point), the (K, N) buffers.
-        data = max(data, n * (16 * d + item * (d + d * d + 2 * k)))
+        # X on the host and the device, the moment features (up to D*D per point), the (K, N) buffers;
+        # chunked EM (chunk_size, or auto when they would not fit) keeps the work to one chunk's rows.
+        work_rows = n if model.chunk_size == "auto" else min(n, model.chunk_size)
+        if model.chunk_size == "auto" and n * item * (d + d * d + 2 * k) > budget / 2:
+            work_rows = MAX_AUTO_CHUNK
+        streamed = streamed_data  # a memory-mapped file: rows are read per pass, never held
+        data = max(data, (0 if streamed else n * (8 + item) * d) + work_rows * item * (d + d * d + 2 * k))
         if trace_bytes > budget:
             raise config.error(config.model_path(name, "max_iter"), f"recording up to {model.max_iter} iterations (K={k}, D={d}, "
                                                      f"responsibilities of {m} points) needs about {_size(trace_bytes)}, "
@@ -289,18 +320,21 @@ def check_memory(config: Config, n: int, d: int, fitters: dict) -> None:
                                                       f"{what}; lower model.max_iter or record.resp_points")
 
 
-def build_fitter(config: Config, model=None, run=None):
+def build_fitter(config: Config, model=None, run=None, comm=None):
     """The :class:`emviz.em.GaussianMixture` a model section (default ``config.model``) describes;
-    ``run`` names the run it is for (its errors point at that run's keys)."""
+    ``run`` names the run it is for (its errors point at that run's keys); ``comm``: the ranks of a
+    data-parallel run."""
     from emviz.em import GaussianMixture
 
     m = model or config.model
+    if comm is not None and comm.world > 1:
+        m = m.model_copy(update={"device": str(comm.compute_device)})  # each rank on its own device
     try:
         return GaussianMixture(
             n_components=m.n_components, covariance_type=m.covariance_type,
             init=init_mixture(config, m, config.model_path(run, "init")),
             reg_covar=m.reg_covar, tol=m.tol, max_iter=m.max_iter, dtype=m.dtype, device=m.device,
-            seed=m.seed, algorithm=m.algorithm,
+            seed=m.seed, algorithm=m.algorithm, chunk_size=m.chunk_size, init_sample=m.init_sample, comm=comm,
         )
     except InputError as exc:
         raise _model_error(config, exc, run) from None
@@ -331,7 +365,7 @@ def fit(plan: Plan, progress: bool = True, created: list | None = None) -> dict:
         recorder = Recorder(fitter, resp_points=config.record.resp_points,
                             show_points=config.record.show_points, progress=progress, seed=config.model.seed,
                             label="EM" if name is None else name)
-        if save_path is not None:
+        if save_path is not None and plan.fitter.is_root:
             make_dirs(save_path.parent, created)
         meta = {"config": _saved_config(config), "run": name,
                 # The file name only: the same config run from another folder saves the same bytes.

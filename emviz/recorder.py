@@ -115,7 +115,8 @@ class Recorder:
     @torch.inference_mode()
     def run(self, X, truth: Mixture | None = None, labels=None, meta: dict | None = None,
             save_path=None) -> Trace:
-        """Fit X step by step and return the trace of iterations 0..T.
+        """Fit X step by step and return the trace of iterations 0..T (None on a rank other than 0 of a
+        data-parallel fit: rank 0 records).
 
         Parameters
         ----------
@@ -132,13 +133,23 @@ class Recorder:
         fitter = self.fitter
         started = time.perf_counter()
         fitter.initialize(X)
-        X = np.asarray(X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else X, dtype=np.float64)
-        n = X.shape[0]
+        n = getattr(fitter, "n_samples_", None) or len(X)
         show, resp_idx = self._sample_points(n)
+        gather = getattr(fitter, "gather_rows", None)
+        if gather is not None:  # the fitter's own copy; a collective when the rows are on several ranks
+            shown, shown_labels = gather(show, labels)
+        else:
+            X = np.asarray(X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else X, dtype=np.float64)
+            shown, shown_labels = X[show], None if labels is None else np.asarray(labels)[show]
+        if not getattr(fitter, "is_root", True):
+            return self._follow(fitter)
+        watch = getattr(fitter, "watch", None)
+        columns = show[resp_idx] if watch is None else watch(show[resp_idx], shown[resp_idx])
         device = getattr(fitter, "device", torch.device("cpu"))
-        rows = torch.as_tensor(show[resp_idx], device=device)
+        rows = torch.as_tensor(columns, device=device)
         buffers = _Record()
-        context = dict(X=X[show], resp_index=resp_idx, labels=None if labels is None else np.asarray(labels)[show],
+        context = dict(X=np.asarray(shown, dtype=np.float64), resp_index=resp_idx,
+                       labels=None if shown_labels is None else np.asarray(shown_labels),
                        truth=truth, meta_base={**(meta or {}), "n_samples": n, "show_index_seed": self.seed})
         recorded = 0  # iterations whose parameters and log-likelihood are in the buffers
         last_save = time.perf_counter()
@@ -177,6 +188,19 @@ class Recorder:
         if save_path is not None:
             trace.save(save_path)
         return trace
+
+    @staticmethod
+    def _follow(fitter) -> None:
+        """The loop of a rank other than 0 in a data-parallel fit: the same steps (each a collective),
+        the same convergence test (on the same reduced numbers), nothing recorded. Returns None."""
+        with getattr(fitter, "threads", contextlib.nullcontext)():
+            for _ in range(fitter.max_iter):
+                fitter.step()
+                if fitter.converged:
+                    break
+            fitter.evaluate()
+            fitter.check()
+        return None
 
     def _make_trace(self, buffers, n_rows, context, fitter, started, converged, partial=False) -> Trace:
         host = buffers.to_host(n_rows)

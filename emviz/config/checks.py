@@ -256,7 +256,7 @@ def check_config(config: Config, out=".", dataset=None) -> int:
     from emviz.render.panel import make_panel
 
     if dataset is not None:
-        n, d = dataset.X.shape
+        n, d = dataset.n_rows_total, dataset.n_features
     else:
         try:
             n, d = data_shape(config.data, config.base_dir)
@@ -300,7 +300,7 @@ def _preview_traces(config: Config, dataset) -> dict:
             weights=np.full((1, k), 1.0 / k), means=np.zeros((1, k, d)),
             covariances=np.broadcast_to(np.eye(d), (1, k, d, d)), log_likelihood=np.zeros(1),
             resp_index=np.arange(m), resp=np.full((1, m, k), 1.0 / k, dtype=np.float32), X=X,
-            truth=dataset.truth, meta={"n_samples": dataset.n_samples, "preview": True,
+            truth=dataset.truth, meta={"n_samples": dataset.n_rows_total, "preview": True,
                                        "covariance_type": model.covariance_type, "run": name,
                                        **({"sweep": dict(zip(("key", "value"), config.swept_value(name)))}
                                           if config.swept_value(name) else {})},

@@ -87,6 +87,11 @@ class ModelSection(StrictModel):
     device: Annotated[str, BeforeValidator(_check_device)] = "auto"
     seed: int = seed_field()
     algorithm: Literal["em", "hard"] = "em"
+    chunk_size: Literal["auto"] | Annotated[int, Field(ge=1)] = Field(
+        "auto", description="rows per chunk of exact, chunked EM (no (N, K) array); auto: chunk only when "
+                            "the work arrays would not fit the device")
+    init_sample: int = Field(1_000_000, ge=1, description="the start is computed from at most this many "
+                                                          "points (a seeded sample beyond)")
 
 
 class ModelOverride(StrictModel):
@@ -102,6 +107,8 @@ class ModelOverride(StrictModel):
     device: Annotated[str, BeforeValidator(_check_device)] | None = None
     seed: int | None = None
     algorithm: Literal["em", "hard"] | None = None
+    chunk_size: Literal["auto"] | Annotated[int, Field(ge=1)] | None = None
+    init_sample: int | None = Field(None, ge=1)
 
 
 class RunSpec(StrictModel):

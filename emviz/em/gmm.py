@@ -20,8 +20,11 @@ import torch
 
 from emviz.em import kernels as K
 from emviz.em.checks import check_data, resolve_device, resolve_dtype, structured_covariances  # also public here
+from emviz.em.comm import LOCAL, Comm
 from emviz.em.init import initial_responsibilities
 from emviz.em.plan import EMPTY_COMPONENT_MASS, MomentsPlan, keep_previous
+from emviz.rows import is_rows
+from emviz.em.streamed import StreamedFit, init_indices
 from emviz.errors import InputError, did_you_mean
 from emviz.mixture import Mixture
 
@@ -44,6 +47,10 @@ CONDITION_CHECK_EVERY = 4
 SINGLE_THREAD_ELEMENTS = 1 << 16
 
 _ALGORITHMS = ("em", "hard")
+
+#: The start (k-means, k-means++, random, random_from_data) is computed from all points up to this many,
+#: and from a seeded sample of this many beyond (see :func:`emviz.em.streamed.init_indices`).
+INIT_SAMPLE = 1_000_000
 
 
 class FitError(InputError):
@@ -80,7 +87,7 @@ def _inference(method):
     return wrapper
 
 
-class GaussianMixture:
+class GaussianMixture(StreamedFit):
     """Gaussian mixture fitted by EM one step at a time, on the GPU when there is one.
 
     Parameters
@@ -106,10 +113,22 @@ class GaussianMixture:
         ``"hard"`` is classification EM: each point is assigned wholly to its most probable component.
     kernel : {"auto", "moments", "direct"}
         How steps are evaluated (see :mod:`emviz.em.kernels`); ``auto`` takes ``moments`` in float64.
+    chunk_size : "auto" or int
+        Rows per chunk of the E-step and the M-step's statistics (exact EM, see :mod:`emviz.em.stream`):
+        no (N, K) array is made. ``auto`` chunks only when the work arrays would not fit a quarter of the
+        device's free memory (then it is the unchunked fit); data streamed from a memory-mapped file is
+        always read in chunks.
+    init_sample : int
+        The start is computed from all points when N <= ``init_sample``, else from a seeded sample of
+        ``init_sample`` points (k-means on 10^8 points would cost more than the fit).
+    comm : emviz.em.comm.Comm, optional
+        The ranks of a data-parallel fit (:class:`emviz.em.comm.TorchDistributed`); X is then this rank's
+        shard of the rows. One process by default.
     """
 
     def __init__(self, n_components=1, covariance_type="full", init="kmeans", reg_covar=1e-6, tol=1e-3,
-                 max_iter=100, dtype="float64", device="auto", seed=0, algorithm="em", kernel="auto"):
+                 max_iter=100, dtype="float64", device="auto", seed=0, algorithm="em", kernel="auto",
+                 chunk_size="auto", init_sample=INIT_SAMPLE, comm: Comm | None = None):
         if not isinstance(n_components, (int, np.integer)) or isinstance(n_components, bool) or n_components < 1:
             raise InputError(f"n_components: must be an integer >= 1, got {n_components!r}")
         if covariance_type not in K.COVARIANCE_TYPES:
@@ -126,6 +145,11 @@ class GaussianMixture:
                 raise InputError(f"{name}: must be a finite number >= {low}, got {value!r}")
         if not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
             raise InputError(f"max_iter: must be an integer >= 0, got {max_iter!r}")
+        if chunk_size != "auto" and (not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool)
+                                     or chunk_size < 1):
+            raise InputError(f"chunk_size: must be auto or an integer >= 1, got {chunk_size!r}")
+        if not isinstance(init_sample, (int, np.integer)) or isinstance(init_sample, bool) or init_sample < 1:
+            raise InputError(f"init_sample: must be an integer >= 1, got {init_sample!r}")
         if not isinstance(init, (Mixture, str)):
             raise InputError(f"init: must be a Mixture or the name of an initialisation, got {type(init).__name__}")
         if isinstance(init, Mixture) and init.n_components != n_components:
@@ -141,18 +165,37 @@ class GaussianMixture:
         self.seed = seed
         self.algorithm = algorithm
         self.kernel = kernel
+        self.chunk_size = chunk_size if chunk_size == "auto" else int(chunk_size)
+        self.init_sample = int(init_sample)
+        self.comm = comm if comm is not None else LOCAL
         self._kern = K.COVARIANCE_TYPES[covariance_type]
         self._initialized = False
 
     # ------------------------------------------------------------------ set-up
     @torch.inference_mode()
     def initialize(self, X) -> "GaussianMixture":
-        """Move X to the device and set the starting parameters. Resets the step counter."""
+        """Move X to the device and set the starting parameters. Resets the step counter.
+
+        X is an array (N, D), a tensor, or streamed rows (:class:`emviz.rows.NpyRows`); in a
+        data-parallel fit, this rank's shard.
+        """
+        if is_rows(X) or self.comm.world > 1:
+            Xn = X if is_rows(X) else check_data(X)
+            self._streamed = True
+            self.comm.agree(lambda: self._initialize_streamed(Xn))
+            return self._reset_steps()
         Xn = check_data(X, self.n_components)
+        if self._device_chunk(*Xn.shape) is not None:
+            self._streamed = True
+            self._initialize_streamed(Xn)
+            return self._reset_steps()
+        self._streamed = False
+        self._host = Xn
         d = Xn.shape[1]
         if isinstance(self.init, Mixture) and self.init.n_features != d:
             raise InputError(f"init: means have {self.init.n_features} feature(s), X has {d}")
         self._n, self._d = Xn.shape
+        self._n_local = self._n
         # Centring keeps the moments path's cancellation error small; every parameter is shift-equivariant.
         center = Xn.mean(0)
         centred = Xn - center  # in numpy: one writable copy (the caller's array may be read-only)
@@ -171,6 +214,9 @@ class GaussianMixture:
         self._total = torch.empty_like(self._peak)
         self._gen = torch.Generator().manual_seed(int(self.seed))
         self._set_initial_parameters()
+        return self._reset_steps()
+
+    def _reset_steps(self) -> "GaussianMixture":
         self.n_iter_ = 0
         # Per-step device tensors, read only at sync points (appending costs no device op).
         self._lower_bounds = []  # total log-likelihood seen by each step's E-step
@@ -196,9 +242,11 @@ class GaussianMixture:
             self._means = tensor(self.init.means) - self._center
             self._cov = tensor(structured_covariances(self.init.covariances, self.covariance_type))
         else:
-            resp = initial_responsibilities(self.init, self._X, self.n_components, self._gen).T.contiguous()
+            idx = init_indices(self._n, self.init_sample, self.seed)
+            X0 = self._X if idx is None else self._X[torch.as_tensor(idx, device=self.device)]
+            resp = initial_responsibilities(self.init, X0, self.n_components, self._gen).T.contiguous()
             _, self._weights, self._means, self._cov = K.estimate_from_resp(
-                self._X, resp, self.reg_covar, self.covariance_type
+                X0, resp, self.reg_covar, self.covariance_type
             )
         self._factor, failed = self._kern.factor(self._cov)
         if bool(failed.any()):
@@ -250,9 +298,14 @@ class GaussianMixture:
         """One EM iteration: E-step on the current parameters, then M-step. No host synchronisation."""
         self._require_init()
         params = (self._weights, self._means + self._center, self._full_covariances())
-        log_resp, resp, ll = self._e_step()
-        self._lower_bounds.append(ll)
-        empty = self._m_step(log_resp, resp)
+        if self._streamed:
+            ll, log_resp = self._pass(m_step=True)
+            self._lower_bounds.append(ll)
+            empty = self._streamed_m_step()
+        else:
+            log_resp, resp, ll = self._e_step()
+            self._lower_bounds.append(ll)
+            empty = self._m_step(log_resp, resp)
         self.n_iter_ += 1
         if self._use_moments and self.kernel == "auto" and self.n_iter_ % CONDITION_CHECK_EVERY == 0:
             self._leave_moments_if_ill_conditioned()
@@ -263,15 +316,21 @@ class GaussianMixture:
         full = self._full_covariances()
         smallest = float(torch.linalg.eigvalsh(full).min()) if self._d > 1 else float(full.min())
         if not smallest > 0 or self._spread / smallest > MOMENTS_MAX_AMPLIFICATION:
+            self.kernel_switched_at_ = self.n_iter_
+            if self._streamed:
+                self._leave_moments_streamed()
+                return
             self._use_moments = False
             self._phi = self._phi_t = self._plan = None  # frees the (P, N) feature array
-            self.kernel_switched_at_ = self.n_iter_
 
     @_inference
     def evaluate(self) -> StepResult:
         """E-step only: the current parameters, their log-likelihood and log-responsibilities."""
         self._require_init()
-        log_resp, _, ll = self._e_step()
+        if self._streamed:
+            ll, log_resp = self._pass(m_step=False)
+        else:
+            log_resp, _, ll = self._e_step()
         no_empty = torch.zeros(self.n_components, dtype=torch.bool, device=self.device)
         return StepResult(self._weights, self._means + self._center, self._full_covariances(), ll, log_resp, no_empty)
 
@@ -327,7 +386,7 @@ class GaussianMixture:
         """Context in which to run the steps: one CPU thread for small fits (see
         :data:`SINGLE_THREAD_ELEMENTS`), torch's setting otherwise. Restores the thread count after."""
         self._require_init()
-        if self.device.type != "cpu" or self._n * self.n_components >= SINGLE_THREAD_ELEMENTS:
+        if self.device.type != "cpu" or self._n_local * self.n_components >= SINGLE_THREAD_ELEMENTS:
             return contextlib.nullcontext()
         return _one_thread()
 
@@ -353,6 +412,17 @@ class GaussianMixture:
             )
         self.lower_bound_ = float(self._lower_bounds[-1]) / self._n if self._lower_bounds else -np.inf
         return self
+
+    @property
+    def n_samples_(self) -> int:
+        """Points of the whole fit (all ranks' shards together)."""
+        self._require_init()
+        return self._n
+
+    @property
+    def is_root(self) -> bool:
+        """Whether this process records and writes (rank 0; always in one process)."""
+        return self.comm.is_root
 
     @property
     def weights_(self) -> np.ndarray:
