@@ -204,7 +204,7 @@ def show(trace, panels=("components",), **options) -> Animation:
 
 def animate(X, n_components=1, *, panels=("components",), covariance_type="full", init="kmeans", reg_covar=1e-6,
             tol=1e-3, max_iter=100, dtype="float64", device="auto", seed=0, algorithm="em", kernel="auto",
-            resp_points=2000, show_points=20000, fps=10.0, schedule=None, hold_last=2.0, style=None, workers=1,
+            chunk_size="auto", init_sample=1_000_000, resp_points=2000, show_points=20000, fps=10.0, schedule=None, hold_last=2.0, style=None, workers=1,
             layout=None, title=None, iterations=None, overlay=None, colors=128, max_bytes=5_000_000,
             progress=True, half_steps=False) -> Animation:
     """Fit a Gaussian mixture to ``X`` by EM, record every iteration, and return the :class:`Animation`.
@@ -222,12 +222,14 @@ def animate(X, n_components=1, *, panels=("components",), covariance_type="full"
     panels : list of str, mapping or Panel
         The panels side by side, e.g. ``["ellipses", "curves"]``.
 
-    covariance_type, init, reg_covar, tol, max_iter, dtype, device, seed, algorithm, kernel
+    covariance_type, init, reg_covar, tol, max_iter, dtype, device, seed, algorithm, kernel, chunk_size, init_sample
         The fit, as :class:`emviz.GaussianMixture` takes them (scikit-learn's ``GaussianMixture``
         names): ``covariance_type`` full | diag | spherical | tied; ``init`` kmeans | kmeans++ | random
         | random_from_data or an explicit :class:`~emviz.Mixture`; ``tol`` the convergence threshold
         on the mean log-likelihood (0 runs ``max_iter`` iterations); ``device`` auto | cpu | cuda;
-        ``algorithm`` em | hard. ``seed`` also seeds the choice of recorded points.
+        ``algorithm`` em | hard; ``chunk_size`` auto | rows per chunk of exact chunked EM;
+        ``init_sample`` the most points the start is computed from. ``seed`` also seeds the choice of
+        recorded points.
     resp_points, show_points : int
         The recording, as :class:`emviz.Recorder` takes it: points whose responsibilities are kept,
         points kept for drawing.
@@ -263,7 +265,7 @@ def animate(X, n_components=1, *, panels=("components",), covariance_type="full"
                           max_bytes=max_bytes, progress=progress, half_steps=half_steps)
     fitter = GaussianMixture(n_components=n_components, covariance_type=covariance_type, init=init,
                              reg_covar=reg_covar, tol=tol, max_iter=max_iter, dtype=dtype, device=device, seed=seed,
-                             algorithm=algorithm, kernel=kernel)
+                             algorithm=algorithm, kernel=kernel, chunk_size=chunk_size, init_sample=init_sample)
     truth = labels = None
     if hasattr(X, "X") and hasattr(X, "truth"):  # a Dataset
         X, truth, labels = X.X, X.truth, X.labels

@@ -20,8 +20,8 @@ from emviz.recorder import Recorder
 @pytest.fixture(scope="module")
 def X():
     rng = np.random.default_rng(0)
-    return np.concatenate([rng.normal([0, 0], [1, 0.5], (700, 2)), rng.normal([3, 1], [0.5, 1], (800, 2)),
-                           rng.normal([-2, 3], 0.7, (500, 2))])
+    return np.concatenate([rng.normal([0, 0], [1, 0.5], (420, 2)), rng.normal([3, 1], [0.5, 1], (480, 2)),
+                           rng.normal([-2, 3], 0.7, (300, 2))])
 
 
 def _rel(a, b) -> float:

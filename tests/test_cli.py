@@ -219,7 +219,8 @@ def test_python_m_emviz_prints_one_line_and_no_traceback(tmp_path):
     result = _python_m_emviz("validate", bad, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr == f"emviz: error: {bad}:7: model.colour: unknown key; allowed keys are " \
-                            "n_components, covariance_type, init, max_iter, tol, reg_covar, dtype, device, seed, algorithm\n"
+                            "n_components, covariance_type, init, max_iter, tol, reg_covar, dtype, device, seed, algorithm, " \
+                            "chunk_size, init_sample\n"
     broken = write(tmp_path, "data: [1, 2\n", name="broken.yaml")
     result = _python_m_emviz("render", broken, "--out", tmp_path / "out", cwd=tmp_path)
     assert result.returncode == 2 and result.stdout == ""

@@ -121,7 +121,7 @@ def configs(draw):
     }
 
 
-@settings(max_examples=120, deadline=None, database=None, print_blob=True,
+@settings(max_examples=60, deadline=None, database=None, print_blob=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(config=configs())
 def test_a_random_config_renders_or_is_refused_with_one_line(config):
