@@ -17,7 +17,7 @@ import numpy as np
 
 from emviz.errors import InputError, did_you_mean
 from emviz.dataspec import MixtureSpec, data_spec
-from emviz.rows import is_rows, open_npy, shard_bounds
+from emviz.rows import is_rows, open_npy, read_npy, shard_bounds
 from emviz.mixture import MAX_ABS_VALUE, Mixture, spec_field
 
 __all__ = [
@@ -295,24 +295,7 @@ def load_file(path, columns=None, mmap="auto") -> Dataset:
 
 
 def _read_npy(path: Path, columns) -> tuple[np.ndarray, tuple[str, ...]]:
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-            raise InputError(f"{path}: holds Python objects (dtype object); save a numeric array") from None
-        raise InputError(f"{path}: not a readable .npy file ({exc})") from None
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{path}: not a readable .npy file ({exc})") from None
-    if not isinstance(arr, np.ndarray):
-        raise InputError(f"{path}: holds several arrays; save one array with np.save")
-    if arr.dtype.names is not None or arr.dtype.kind not in "biuf":
-        raise InputError(f"{path}: must hold numbers, got dtype {arr.dtype}")
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2:
-        raise InputError(f"{path}: must be a 1-D or 2-D array (N, D), got shape {arr.shape}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise InputError(f"{path}: is empty (shape {arr.shape})")
+    arr = read_npy(path)
     names = tuple(f"x{j}" for j in range(arr.shape[1]))
     idx = _column_indices(path, columns, n_fields=arr.shape[1], header=None)
     X = arr[:, idx].astype(np.float64)

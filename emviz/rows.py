@@ -16,7 +16,7 @@ import numpy as np
 
 from emviz.errors import InputError
 
-__all__ = ["MMAP_BYTES", "READ_ROWS", "NpyRows", "is_rows", "open_npy", "shard_bounds"]
+__all__ = ["MMAP_BYTES", "READ_ROWS", "NpyRows", "is_rows", "open_npy", "read_npy", "shard_bounds"]
 
 #: ``.npy`` files larger than this are memory-mapped and streamed; smaller ones are read into memory.
 MMAP_BYTES = 64 << 20
@@ -147,22 +147,19 @@ class NpyRows:
         return total, squares
 
 
-def open_npy(path: Path, columns_index, mmap="auto") -> NpyRows | None:
-    """An :class:`NpyRows` over a numeric 2-D (or 1-D) ``.npy`` file, or None to read it whole (``mmap``
-    False, or "auto" and a file of at most :data:`MMAP_BYTES`).
-
-    ``columns_index`` maps the number of fields to the 0-based column indices to keep (it raises for bad ones).
-    """
-    if mmap is False or (mmap == "auto" and path.stat().st_size <= MMAP_BYTES):
-        return None
+def read_npy(path: Path, mmap_mode=None) -> np.ndarray:
+    """``np.load`` of one numeric 1-D or 2-D array, as (N, D) (memory-mapped with ``mmap_mode="r"``), or
+    an InputError saying what the file holds instead."""
     try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        arr = np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
     except ValueError as exc:
         if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
             raise InputError(f"{path}: holds Python objects (dtype object); save a numeric array") from None
         raise InputError(f"{path}: not a readable .npy file ({exc})") from None
-    if not isinstance(arr, np.memmap):
-        return None  # not mappable (e.g. a Fortran-ordered object array): the plain reader explains
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{path}: not a readable .npy file ({exc})") from None
+    if not isinstance(arr, np.ndarray):
+        raise InputError(f"{path}: holds several arrays; save one array with np.save")
     if arr.dtype.names is not None or arr.dtype.kind not in "biuf":
         raise InputError(f"{path}: must hold numbers, got dtype {arr.dtype}")
     if arr.ndim == 1:
@@ -171,6 +168,18 @@ def open_npy(path: Path, columns_index, mmap="auto") -> NpyRows | None:
         raise InputError(f"{path}: must be a 1-D or 2-D array (N, D), got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise InputError(f"{path}: is empty (shape {arr.shape})")
-    if not arr.flags.c_contiguous:
+    return arr
+
+
+def open_npy(path: Path, columns_index, mmap="auto") -> NpyRows | None:
+    """An :class:`NpyRows` over a numeric 2-D (or 1-D) ``.npy`` file, or None to read it whole (``mmap``
+    False, or "auto" and a file of at most :data:`MMAP_BYTES`; or a file whose rows are not contiguous).
+
+    ``columns_index`` maps the number of fields to the 0-based column indices to keep (it raises for bad ones).
+    """
+    if mmap is False or (mmap == "auto" and path.stat().st_size <= MMAP_BYTES):
+        return None
+    arr = read_npy(path, mmap_mode="r")
+    if not isinstance(arr, np.memmap) or not arr.flags.c_contiguous:
         return None  # a Fortran-ordered file: reading a row would touch every column's pages
     return NpyRows(path, arr, columns_index(arr.shape[1]))
