@@ -105,6 +105,13 @@ class FrameWriter:
             self.abort()
             raise
 
+    def _ready_for_frames(self) -> None:
+        """Open the output on the first frame; refuse frames once it is finished or aborted."""
+        if self._state == "new":
+            self.setup()
+        if self._state != "open":
+            raise RuntimeError(f"cannot grab a frame: the writer for {str(self.path)!r} is {self._state}")
+
     def grab_frame(self, frame: np.ndarray, duration_ms: float | None = None) -> None:
         """Add one frame.
 
@@ -115,10 +122,7 @@ class FrameWriter:
         duration_ms : float, optional
             How long the frame shows; None means ``1000 / fps``.
         """
-        if self._state == "new":
-            self.setup()
-        if self._state != "open":
-            raise RuntimeError(f"cannot grab a frame: the writer for {str(self.path)!r} is {self._state}")
+        self._ready_for_frames()
         frame = self._check_frame(frame)
         duration = self._duration(duration_ms)
         if self._pending is not None:

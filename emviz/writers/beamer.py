@@ -161,10 +161,7 @@ class BeamerWriter(FrameWriter):
         duration_ms : float, optional
             How long the frame shows; None means ``1000 / fps``.
         """
-        if self._state == "new":
-            self.setup()
-        if self._state != "open":
-            raise RuntimeError(f"cannot grab a frame: the writer for {str(self.path)!r} is {self._state}")
+        self._ready_for_frames()
         self._kind("pdf")
         size = tuple(float(v) for v in figure.get_size_inches())
         if self._figure_size is None:

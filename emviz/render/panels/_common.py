@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib import rcParams
 
-from emviz.errors import InputError
+from emviz.errors import InputError, did_you_mean
 from emviz.render.panels._legend import LEGEND_MIN_POINTS, LegendFit, rows as _rows
 
 __all__ = [
@@ -259,3 +259,19 @@ def check_features(value, n: int, panel: str) -> tuple[int, ...]:
 def check_fraction(value, option: str, panel: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
         raise InputError(f"panel {panel!r}: option {option!r} must be in (0, 1], got {value!r}")
+
+
+def check_choices(value, panel: str, option: str, choices) -> tuple[str, ...]:
+    """``value`` as a tuple of distinct names from ``choices`` (a single name is accepted), or InputError
+    naming the panel and option."""
+    items = (value,) if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not items or not all(isinstance(v, str) for v in items):
+        raise InputError(f"panel {panel!r}: option {option!r} must be a list of names from "
+                         f"{', '.join(choices)}, got {value!r}")
+    for item in items:
+        if item not in choices:
+            raise InputError(f"panel {panel!r}: option {option!r}: unknown {item!r}{did_you_mean(item, choices)}; "
+                             f"choose from {', '.join(choices)}")
+    if len(set(items)) != len(items):
+        raise InputError(f"panel {panel!r}: option {option!r} lists a name twice: {list(items)}")
+    return tuple(items)

@@ -23,9 +23,10 @@ import numpy as np
 from matplotlib.colors import to_rgb
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from emviz.errors import InputError, did_you_mean
+from emviz.errors import InputError
 from emviz.render.panel import Panel, register_panel
-from emviz.render.panels._common import add_legend, check_legend, foreground, free_corner, padded_range, split_axes
+from emviz.render.panels._common import (add_legend, check_choices, check_legend, foreground, free_corner, padded_range,
+                                         split_axes)
 from emviz.render.style import component_colors
 
 __all__ = ["CurvesPanel", "SERIES", "series_colors"]
@@ -121,11 +122,11 @@ class CurvesPanel(Panel):
     _n_iter: int = field(init=False, default=0, repr=False)
 
     def __post_init__(self):
-        self.show = _check_choices(self.show, "show", SERIES)
+        self.show = check_choices(self.show, "curves", "show", SERIES)
         if self.errors is not None and "error" not in self.show:
             raise InputError(f"panel 'curves': option 'errors' chooses the errors of the 'error' series, which "
                              f"show {list(self.show)} leaves out; add it: show: [{', '.join(self.show)}, error]")
-        self.errors = _check_choices(("mean",) if self.errors is None else self.errors, "errors", _ERRORS)
+        self.errors = check_choices(("mean",) if self.errors is None else self.errors, "curves", "errors", _ERRORS)
         if not isinstance(self.x_log, bool):
             raise InputError(f"panel 'curves': option 'x_log' must be true or false, got {self.x_log!r}")
         check_legend(self.legend, "curves")
@@ -341,21 +342,6 @@ def _series_of(key: str) -> str:
 def _series_rank(key: str) -> tuple[int, int]:
     name, _, sub = key.partition(":")
     return SERIES.index(name), _ERRORS.index(sub) if sub else 0
-
-
-def _check_choices(value, option: str, choices) -> tuple[str, ...]:
-    """``value`` as a tuple of distinct names from ``choices`` (a single name is accepted), or InputError."""
-    items = (value,) if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)) or not items or not all(isinstance(v, str) for v in items):
-        raise InputError(f"panel 'curves': option {option!r} must be a list of names from "
-                         f"{', '.join(choices)}, got {value!r}")
-    for item in items:
-        if item not in choices:
-            raise InputError(f"panel 'curves': option {option!r}: unknown {item!r}{did_you_mean(item, choices)}; "
-                             f"choose from {', '.join(choices)}")
-    if len(set(items)) != len(items):
-        raise InputError(f"panel 'curves': option {option!r} lists a name twice: {list(items)}")
-    return tuple(items)
 
 
 def _masked_gap(y: np.ndarray, floor: float) -> np.ndarray:

@@ -28,9 +28,9 @@ from matplotlib import rcParams
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedFormatter, FixedLocator, MaxNLocator
 
-from emviz.errors import InputError, did_you_mean
+from emviz.errors import InputError
 from emviz.render.panel import Panel, register_panel
-from emviz.render.panels._common import add_legend, check_legend, foreground, padded_range
+from emviz.render.panels._common import add_legend, check_choices, check_legend, foreground, padded_range
 from emviz.render.panels.curves import series_colors
 from emviz.selection import criteria, sweep_axis
 
@@ -99,16 +99,7 @@ class ModelSelectionPanel(Panel):
     _right: object = field(init=False, default=None, repr=False)
 
     def __post_init__(self):
-        items = (self.show,) if isinstance(self.show, str) else self.show
-        if not isinstance(items, (list, tuple)) or not items or not all(isinstance(s, str) for s in items):
-            raise InputError(f"panel 'model_selection': option 'show' must be a list of names from "
-                             f"{', '.join(SERIES)}, got {self.show!r}")
-        for item in items:
-            if item not in SERIES:
-                raise InputError(f"panel 'model_selection': option 'show': unknown {item!r}"
-                                 f"{did_you_mean(item, SERIES)}; choose from {', '.join(SERIES)}")
-        if len(set(items)) != len(items):
-            raise InputError(f"panel 'model_selection': option 'show' lists a name twice: {list(items)}")
+        items = check_choices(self.show, "model_selection", "show", SERIES)
         self.show = tuple(s for s in SERIES if s in items)
         if not isinstance(self.mark_minima, bool):
             raise InputError(f"panel 'model_selection': option 'mark_minima' must be true or false, "
