@@ -180,9 +180,11 @@ class GaussianMixture(StreamedFit):
         data-parallel fit, this rank's shard.
         """
         if is_rows(X) or self.comm.world > 1:
-            Xn = X if is_rows(X) else check_data(X)
+            # A bad shard fails every rank with its message before the first collective; what follows
+            # (sums, the start) fails alike on every rank, as it works on the same reduced numbers.
+            Xn = X if is_rows(X) else self.comm.agree(lambda: check_data(X))
             self._streamed = True
-            self.comm.agree(lambda: self._initialize_streamed(Xn))
+            self._initialize_streamed(Xn)
             return self._reset_steps()
         Xn = check_data(X, self.n_components)
         if self._device_chunk(*Xn.shape) is not None:
