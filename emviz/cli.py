@@ -199,8 +199,7 @@ def main(argv=None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if _debug(args):
         code, line = _run(args)
-        if line:
-            print(line, file=sys.stderr)
+        _say(line)
         return code
     # Warnings (emviz's own, numpy's, torch's) would print as two-line "file:line: Warning" blocks:
     # show each once as one line, before the final message, and none beside a usage error, whose
@@ -209,10 +208,17 @@ def main(argv=None) -> int:
         code, line = _run(args)
     if code != EXIT_USAGE:
         for message in dict.fromkeys(_one_line(w.message) for w in caught):
-            print(f"emviz: warning: {message}", file=sys.stderr)
-    if line:
-        print(line, file=sys.stderr)
+            _say(f"emviz: warning: {message}")
+    _say(line)
     return code
+
+
+def _say(line: str | None) -> None:
+    """One line on stderr in one write: the ranks of a torchrun job share the terminal, and print()'s
+    separate write of the newline lets another rank's line land in the middle."""
+    if line:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 def _run(args) -> tuple[int, str | None]:
