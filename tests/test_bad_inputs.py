@@ -230,6 +230,8 @@ CASES = {
     # -- counts
     "zero components": (lambda d, g: render(d, edit("n_components: 2", "n_components: 0")), f"{C}:4: model.n_components: must be >= 1 (got 0)"),
     "negative max_iter": (lambda d, g: render(d, edit("max_iter: 3", "max_iter: -1")), f"{C}:5: model.max_iter: must be >= 1 (got -1)"),
+    "chunk_size zero": (lambda d, g: render(d, edit("tol: 0.0", "tol: 0.0\n  chunk_size: 0")),
+                        f"{C}:7: model.chunk_size: must be auto or an integer >= 1 (rows per chunk), got 0"),
     "negative size": (lambda d, g: render(d, edit("sizes: [30, 20]", "sizes: [-5, 20]")), f"{C}:2: data.mixture.sizes[0]: must be >= 0 (got -5)"),
     "all sizes zero": (lambda d, g: render(d, edit("sizes: [30, 20]", "sizes: [0, 0]")),
                        f"{C}:2: data.mixture.sizes: at least one size must be positive"),
@@ -429,7 +431,7 @@ def _has_cuda() -> bool:
 
 
 def test_catalogue_size():
-    assert len(CASES) == 121
+    assert len(CASES) == 122
     assert set(SUBPROCESS) <= set(CASES)
 
 

@@ -74,6 +74,16 @@ def _check_device(value):
     return value
 
 
+def _check_chunk_size(value):
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value
+    raise ValueError(f"must be auto or an integer >= 1 (rows per chunk), got {show(value)}")
+
+
+ChunkSize = Annotated[Union[Literal["auto"], int], BeforeValidator(_check_chunk_size),
+                      WithJsonSchema({"anyOf": [{"const": "auto"}, {"type": "integer", "minimum": 1}]})]
+
+
 class ModelSection(StrictModel):
     """The mixture to fit and how EM runs."""
 
@@ -87,7 +97,7 @@ class ModelSection(StrictModel):
     device: Annotated[str, BeforeValidator(_check_device)] = "auto"
     seed: int = seed_field()
     algorithm: Literal["em", "hard"] = "em"
-    chunk_size: Literal["auto"] | Annotated[int, Field(ge=1)] = Field(
+    chunk_size: ChunkSize = Field(
         "auto", description="rows per chunk of exact, chunked EM (no (N, K) array); auto: chunk only when "
                             "the work arrays would not fit the device")
     init_sample: int = Field(1_000_000, ge=1, description="the start is computed from at most this many "
@@ -107,7 +117,7 @@ class ModelOverride(StrictModel):
     device: Annotated[str, BeforeValidator(_check_device)] | None = None
     seed: int | None = None
     algorithm: Literal["em", "hard"] | None = None
-    chunk_size: Literal["auto"] | Annotated[int, Field(ge=1)] | None = None
+    chunk_size: ChunkSize | None = None
     init_sample: int | None = Field(None, ge=1)
 
 
